@@ -19,8 +19,8 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes 
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 CPPFLAGS += -D_GNU_SOURCE -Isrc
-ALL_CFLAGS  = -std=c17 $(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(LDHARDEN) $(LDFLAGS)
+ALL_CFLAGS  = -std=c17 -pthread $(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = -pthread $(LDHARDEN) $(LDFLAGS)
 
 # Libraries: src/common (codecs, crypto) and src/ipc (channels). Daemons may use
 # both; libraries never reach into a daemon.
@@ -70,7 +70,7 @@ check: all
 	@tests/run-tests.sh $(BUILD)
 
 # libFuzzer targets, built with clang and ASan+UBSan straight from the sources.
-FUZZ_FLAGS := -std=c17 -g -O1 -fsanitize=fuzzer,address,undefined \
+FUZZ_FLAGS := -std=c17 -pthread -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
 fuzz-build: $(FUZZ_BIN)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard src/*/*.h)

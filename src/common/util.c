@@ -10,6 +10,7 @@ static int log_threshold = LOG_INFO;
 
 void log_set_threshold(int max_priority) { log_threshold = max_priority; }
 
+static void log_v(int priority, const char *fmt, va_list ap, const char *suffix) PRINTF(2, 0);
 static void log_v(int priority, const char *fmt, va_list ap, const char *suffix)
 {
 	char line[1024];
