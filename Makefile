@@ -30,9 +30,17 @@ LIB_SRC    := $(COMMON_SRC) $(IPC_SRC)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/liballears.a
 
-# Programs: every src/<role>/ holding a main.c becomes build/allears-<role>.
-PROG_DIRS  := $(filter-out src/common src/ipc,$(patsubst %/main.c,%,$(wildcard src/*/main.c)))
-PROGS      := $(PROG_DIRS:src/%=$(BUILD)/allears-%)
+# Programs: every src/<role>/ holding a main.c becomes build/allears-<role>. The
+# role's other files form build/lib<role>.a, which its unit tests and fuzz
+# targets link too (a test named test_<role>_*.c or fuzz_<role>_*.c).
+ROLES      := $(filter-out common ipc,$(patsubst src/%/main.c,%,$(wildcard src/*/main.c)))
+PROGS      := $(ROLES:%=$(BUILD)/allears-%)
+ROLE_LIBS  := $(ROLES:%=$(BUILD)/lib%.a)
+role_objs   = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c)))
+role_srcs   = $(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c))
+# The role library a test or fuzz target needs, from its name (test_storage_x -> storage).
+role_of     = $(filter $(ROLES),$(word 2,$(subst _, ,$(1))))
+role_lib    = $(patsubst %,$(BUILD)/lib%.a,$(call role_of,$(1)))
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -41,9 +49,10 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
+# Second expansion lets prerequisites depend on the target's stem.
 .SECONDEXPANSION:
 .PHONY: all check unit-tests fuzz fuzz-build run install deps clean bench
-all: $(LIB) $(PROGS) $(UNIT_BIN) $(TOOL_BIN)
+all: $(LIB) $(ROLE_LIBS) $(PROGS) $(UNIT_BIN) $(TOOL_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -54,12 +63,17 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/allears-%: $(LIB) $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard src/$$*/*.c))
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
-
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB)
+$(BUILD)/lib%.a: $$(call role_objs,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/allears-%: $(BUILD)/obj/src/%/main.o $(BUILD)/lib%.a $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call role_lib,test_$$*) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(filter %.a,$^) $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -73,9 +87,9 @@ check: all
 FUZZ_FLAGS := -std=c17 -pthread -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
 fuzz-build: $(FUZZ_BIN)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard src/*/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard src/*/*.[ch])
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(call role_srcs,$(call role_of,$*)) $(PKG_LIBS)
 
 fuzz: fuzz-build
 	@tests/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
@@ -98,4 +112,4 @@ deps:
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d)
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
