@@ -225,8 +225,12 @@ int loop_run(struct loop *l)
 			if (l->on_stop)
 				l->on_stop(l, l->stop_data);
 		}
-		if (l->stopping && l->busy == 0)
+		if (l->stopping && l->busy == 0) {
+			/* The stop is consumed: a later loop_run runs again (tests use this). */
+			l->stopping = false;
+			l->stop_notified = false;
 			return 0;
+		}
 		int n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, -1);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -47,7 +47,8 @@ void loop_busy_dec(struct loop *l);
 void loop_stop(struct loop *l);
 bool loop_stopping(const struct loop *l);
 
-/* Runs until stopped and idle. Returns 0, or a negative errno on failure. */
+/* Runs until stopped and idle, then clears the stop request. Returns 0, or a
+ * negative errno on failure. */
 int loop_run(struct loop *l);
 
 /* Monotonic milliseconds. */
