@@ -43,7 +43,7 @@ enum cet_char {
 };
 
 /* Largest CET document, the same as the largest message body. */
-#define CET_MAX_BYTES (40u * 1024u * 1024u)
+#define CET_MAX_BYTES (32u * 1024u * 1024u) /* = MSG_BODY_MAX in message.h */
 /* Largest link span (the URL without its scheme) and its host part. */
 #define CET_URL_MAX 4096u
 #define CET_HOST_MAX 253u
