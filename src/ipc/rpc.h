@@ -2,7 +2,7 @@
  * the event loop. Every payload starts with a u32 call id chosen by the client;
  * the server's answer carries the same id, so answers may come out of order
  * (Account answers an address lookup after an Argon2 hash on a worker).
- * docs/PROTOCOL.md section 7.6.
+ * docs/PROTOCOL.md section 7.9.
  *
  * Server: accepts connections on a listening SOCK_SEQPACKET socket, checks the
  * peer (SO_PEERCRED; an optional uid allow-list), runs the handshake, then
