@@ -114,6 +114,14 @@ int keys_umk_from_text(uint8_t ret_umk[KEYS_UMK_BYTES], const char *text, size_t
 	int rc = -EINVAL;
 	if (len != KEYS_UMK_TEXT_LEN)
 		return -EINVAL;
+	/* libsodium 1.0.18's decoder takes bytes >= 0x80 for alphabet characters:
+	 * check the alphabet ourselves first (found by fuzz_textforms). */
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/'))
+			return -EINVAL;
+	}
 	/* 45 bytes are exactly 60 characters: no padding and no spare bits, so
 	 * every accepted text is the canonical one. */
 	if (sodium_base642bin(bin, sizeof(bin), text, len, NULL, &bin_len, &end,

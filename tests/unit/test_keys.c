@@ -240,6 +240,26 @@ static void umk_text_form(void)
 	CHECK_MEM(umk, sentinel, sizeof(umk));
 }
 
+/* libsodium 1.0.18 decodes bytes >= 0x80 as if they were '/': the parser must
+ * not accept them (found by fuzz_textforms). */
+static void umk_text_refuses_high_bit_bytes(void)
+{
+	char text[KEYS_UMK_TEXT_LEN + 1];
+	uint8_t umk[KEYS_UMK_BYTES], back[KEYS_UMK_BYTES];
+	for (size_t i = 0; i < sizeof(umk); i++)
+		umk[i] = (uint8_t)(7 * i + 1);
+	keys_umk_to_text(text, umk);
+	CHECK(keys_umk_from_text(back, text, KEYS_UMK_TEXT_LEN) == 0);
+	for (size_t pos = 0; pos < KEYS_UMK_TEXT_LEN; pos++) {
+		char bad[KEYS_UMK_TEXT_LEN];
+		memcpy(bad, text, sizeof(bad));
+		bad[pos] = (char)0x91;
+		CHECK(keys_umk_from_text(back, bad, KEYS_UMK_TEXT_LEN) == -EINVAL);
+		bad[pos] = (char)0xff;
+		CHECK(keys_umk_from_text(back, bad, KEYS_UMK_TEXT_LEN) == -EINVAL);
+	}
+}
+
 static void generate_gives_fresh_keys(void)
 {
 	uint8_t a[KEYS_SMK_BYTES], b[KEYS_SMK_BYTES], c[KEYS_UMK_BYTES], d[KEYS_UMK_BYTES];
@@ -423,6 +443,7 @@ int main(void)
 	RUN(all_keys_distinct);
 	RUN(smk_text_form);
 	RUN(umk_text_form);
+	RUN(umk_text_refuses_high_bit_bytes);
 	RUN(generate_gives_fresh_keys);
 	RUN(filename_golden_and_bijective);
 	RUN(filename_rejects_bad_input);
