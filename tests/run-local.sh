@@ -1,23 +1,26 @@
 #!/bin/sh
-# `make run`: starts every allears daemon on loopback with a throw-away state
-# directory. The daemons arrive with their issues; until then this prints what
-# exists and how to use it.
+# `make run`: starts every built allears daemon on loopback with a throw-away
+# state directory (tests/launcher.py does what systemd does on a server), then
+# prints where everything is. Ctrl-C stops it all and removes the state.
 set -u
 build=${1:-build}
-echo "allears local run"
-echo
-found=0
+top=$(cd "$(dirname "$0")/.." && pwd)
+py=${ALLEARS_PYTHON:-/usr/bin/python3}
+daemons=0
 for p in "$build"/allears-*; do
-	[ -x "$p" ] || continue
-	echo "  built: $(basename "$p")"
-	found=1
+	case "$(basename "$p")" in allears-admin) continue ;; esac
+	[ -x "$p" ] && daemons=$((daemons + 1))
 done
-if [ "$found" -eq 0 ]; then
-	echo "  No daemons exist yet: this checkout holds the codec and crypto core"
-	echo "  (src/common, src/ipc) and its tests."
+if [ "$daemons" -eq 0 ]; then
+	echo "No allears daemons are built yet in $build."
+	exit 1
 fi
-echo
-echo "Next steps:"
-echo "  make check        run every test tier (ends with 'N passed, N failed')"
-echo "  make fuzz         run each libFuzzer target briefly under ASan/UBSan"
-echo "  docs/PROTOCOL.md  every wire and disk format, byte by byte"
+cat <<MSG
+Next steps, in another terminal, while this runs:
+  make check        run every test tier (ends with 'N passed, N failed')
+  docs/PROTOCOL.md  every wire and disk format; docs/ARCHITECTURE.md the roles
+The state directory printed below holds the keys (keys/), sockets (run/),
+each role's state (lib/) and logs (log/).
+
+MSG
+exec "$py" "$top/tests/launcher.py" --build "$build"

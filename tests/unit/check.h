@@ -10,6 +10,7 @@
 #include <string.h>
 
 static int check_case_failures;
+static int check_case_skipped;
 static int check_failed_cases;
 static int check_passed_cases;
 
@@ -30,11 +31,22 @@ static int check_passed_cases;
 		}                                                                                  \
 	} while (0)
 
+/* Ends a test case that cannot run here: reported as SKIP, never as PASS. */
+#define SKIP(reason)                                                                       \
+	do {                                                                                   \
+		fprintf(stderr, "  skipped: %s\n", (reason));                                      \
+		check_case_skipped = 1;                                                            \
+		return;                                                                            \
+	} while (0)
+
 #define RUN(fn)                                                                            \
 	do {                                                                                   \
 		check_case_failures = 0;                                                           \
+		check_case_skipped = 0;                                                            \
 		fn();                                                                              \
-		if (check_case_failures) {                                                         \
+		if (check_case_skipped && !check_case_failures) {                                  \
+			printf("SKIP %s\n", #fn);                                                      \
+		} else if (check_case_failures) {                                                         \
 			printf("FAIL %s\n", #fn);                                                      \
 			check_failed_cases++;                                                          \
 		} else {                                                                           \
