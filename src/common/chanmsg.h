@@ -18,6 +18,9 @@ enum chan_status {
 	CHST_AUTH = 9,      /* API request: bad tag, unknown user */
 	CHST_REPLAY = 10,   /* API request: timestamp not after the last one */
 	CHST_TIME = 11,     /* API request: timestamp outside the window */
+	CHST_SELF = 12,     /* internal message to one's own address */
+	CHST_DECLINED = 13, /* the recipient does not accept internal mail */
+	CHST_NOT_OWNER = 14, /* the sender does not own the from-address */
 };
 
 /* Storage (server role 2). */

@@ -120,7 +120,6 @@ static uint8_t status_of(int rc)
 	case -ENOENT:
 		return CHST_NOT_FOUND;
 	case -EEXIST:
-	case -EBUSY:
 		return CHST_EXISTS;
 	case -EDQUOT:
 	case -ENOSPC:
@@ -129,6 +128,7 @@ static uint8_t status_of(int rc)
 		return CHST_LIMIT;
 	case -EINVAL:
 		return CHST_INVALID;
+	case -EBUSY: /* create of a uid removed in the same batch: ask again */
 	case -ENOBUFS:
 	case -EAGAIN:
 		return CHST_TEMPFAIL;
