@@ -388,6 +388,9 @@ def main():
                                       else "127.0.0.1:%d" % system.port(n)) for n, _ in d.fds)
         print("  allears-%-8s pid %-7d %s" % (role, d.proc.pid, where or "(no listener)"))
     print("  logs: %s" % system.path("log"))
+    invite = os.path.join(system.state_dir("account"), "bootstrap-invite")
+    if "account" in system.roles and os.path.exists(invite):
+        print("  first admin's invitation (single use): %s" % invite)
     print("Press Ctrl-C to stop.")
     sys.stdout.flush()
     try:
