@@ -13,7 +13,11 @@
  *   apitool reg-seal INVITE TS WANTED UAKHEX EPKHEX [NONCEHEX]  registration body hex
  *   apitool reg-open KINVHEX TS BODY           "WANTED UAKHEX EPKHEX"
  *   apitool args HEX                           decode cmd||flags||args, re-encode: hex
+ *   apitool -                                  batch: one command per stdin line
  * ARGS, DATA and BODY are hex, "-" for empty, or @FILE for a file's raw bytes.
+ * In batch mode each line is a command above without "apitool" (words split
+ * at spaces); its output is flushed at once, and a command that fails prints
+ * "error N" (N its exit status) instead, so a reader never waits in vain.
  * The URL uid of a registration is always 65535. Output hex is lowercase.
  * Exit status: 0 ok, 1 usage or I/O, 2 -EINVAL, 3 -EBADMSG. */
 #include <errno.h>
@@ -25,6 +29,8 @@
 #include "common/apireq.h"
 
 #define APITOOL_FILE_MAX (APIREQ_BODY_MAX + 1024)
+#define APITOOL_LINE_MAX (2 * APITOOL_FILE_MAX + 1024) /* batch mode */
+#define APITOOL_WORDS_MAX 16
 
 static int usage(void)
 {
@@ -114,10 +120,8 @@ static uint64_t num(const char *s, uint64_t max)
 	return v;
 }
 
-int main(int argc, char **argv)
+static int command(int argc, char **argv)
 {
-	if (sodium_init() < 0)
-		fatalx("sodium_init");
 	if (argc < 2)
 		return usage();
 	const char *cmd = argv[1];
@@ -293,4 +297,42 @@ int main(int argc, char **argv)
 	if (fflush(stdout) != 0)
 		return 1;
 	return exit_of(rc);
+}
+
+/* Runs the commands of stdin's lines in this one process. */
+static int batch(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		if ((size_t)n > APITOOL_LINE_MAX)
+			fatalx("input line too long");
+		char *words[APITOOL_WORDS_MAX + 1] = { "apitool" };
+		int nw = 1;
+		for (char *save = NULL, *w = strtok_r(line, " \t\n", &save); w;
+		     w = strtok_r(NULL, " \t\n", &save)) {
+			if (nw == APITOOL_WORDS_MAX)
+				fatalx("too many words");
+			words[nw++] = w;
+		}
+		if (nw == 1)
+			continue;
+		int rc = command(nw, words);
+		if (rc != 0)
+			printf("error %d\n", rc);
+		if (fflush(stdout) != 0)
+			return 1;
+	}
+	free(line);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (sodium_init() < 0)
+		fatalx("sodium_init");
+	if (argc == 2 && strcmp(argv[1], "-") == 0)
+		return batch();
+	return command(argc, argv);
 }

@@ -1,15 +1,18 @@
 /* chantool.c: one channel connection as a given role, for integration tests
  * written in Python (which has no channel implementation). Not installed.
  *   chantool [--fd-in FILE] [--fd-out FILE] SOCKET KEYSFILE ROLE SERVER TYPE HEX
- *   chantool SOCKET KEYSFILE ROLE SERVER - < lines of "TYPE HEX"
+ *   chantool SOCKET KEYSFILE ROLE SERVER - < lines of "TYPE HEX [FILE]"
  * KEYSFILE is ROLE's key bundle (the launcher writes <state>/keys/<role>.keys);
  * ROLE and SERVER are role names (api, mta, storage, ...). HEX is the payload
  * after the call id ("-" for empty). --fd-in sends FILE as a sealed memfd and
  * puts its u64 length in front of the payload (section 7.7). Each answer is
  * printed as "TYPE HEX" (the payload after the call id, bulk length included);
  * an answer's memfd goes to --fd-out FILE, or is printed as "fd HEX".
+ * In batch mode (one connection, one call per line, each answer flushed as it
+ * comes), a line's optional FILE is sent as --fd-in sends it.
  * Exit status: 0 when every call was answered, 1 otherwise. */
 #include <errno.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,7 @@
 #include "ipc/memfd.h"
 #include "ipc/rpc.h"
 
-#define CHANTOOL_LINE_MAX (2 * RPC_PAYLOAD_MAX + 64)
+#define CHANTOOL_LINE_MAX (2 * RPC_PAYLOAD_MAX + PATH_MAX + 64)
 #define CHANTOOL_FILE_MAX (64u << 20)
 
 static enum role role_by_name(const char *s)
@@ -45,6 +48,19 @@ static uint8_t *read_file(const char *path, size_t max, size_t *ret_len)
 	fclose(f);
 	*ret_len = n;
 	return p;
+}
+
+/* FILE's bytes in a sealed memfd; its u64 length goes to payload[0..8). */
+static int bulk_memfd(const char *path, uint8_t *payload)
+{
+	size_t flen;
+	uint8_t *data = read_file(path, CHANTOOL_FILE_MAX, &flen);
+	int fd = memfd_from_buffer(data, flen, "chantool");
+	free(data);
+	if (fd < 0)
+		fatalx("memfd: %s", strerror(-fd));
+	le64_store(payload, flen);
+	return fd;
 }
 
 static size_t unhex(uint8_t *out, size_t cap, const char *hex)
@@ -160,23 +176,26 @@ int main(int argc, char **argv)
 			if (n && line[n - 1] == '\n')
 				line[--n] = '\0';
 			if (!sp)
-				fatalx("want \"TYPE HEX\" lines");
+				fatalx("want \"TYPE HEX [FILE]\" lines");
 			*sp = '\0';
-			size_t len = unhex(payload, RPC_PAYLOAD_MAX, sp + 1);
-			status = one_call(&c, (uint16_t)atoi(line), payload, len, -1, NULL) < 0;
+			char *file = strchr(sp + 1, ' ');
+			if (file)
+				*file++ = '\0';
+			size_t off = 0;
+			int fd = file ? bulk_memfd(file, payload) : -1;
+			if (fd >= 0)
+				off = CHAN_BULK_LEN_BYTES;
+			size_t len = off + unhex(payload + off, RPC_PAYLOAD_MAX - off, sp + 1);
+			status = one_call(&c, (uint16_t)atoi(line), payload, len, fd, NULL) < 0;
+			if (fd >= 0)
+				close(fd);
 		}
 		free(line);
 	} else {
 		int fd = -1;
 		size_t off = 0;
 		if (fd_in) {
-			size_t flen;
-			uint8_t *data = read_file(fd_in, CHANTOOL_FILE_MAX, &flen);
-			fd = memfd_from_buffer(data, flen, "chantool");
-			free(data);
-			if (fd < 0)
-				fatalx("memfd: %s", strerror(-fd));
-			le64_store(payload, flen);
+			fd = bulk_memfd(fd_in, payload);
 			off = CHAN_BULK_LEN_BYTES;
 		}
 		size_t len = off + unhex(payload + off, RPC_PAYLOAD_MAX - off, argv[i + 5]);
