@@ -33,13 +33,16 @@ LIB        := $(BUILD)/liballears.a
 # Programs: every src/<role>/ holding a main.c becomes build/allears-<role>. The
 # role's other files form build/lib<role>.a, which its unit tests and fuzz
 # targets link too (a test named test_<role>_*.c or fuzz_<role>_*.c).
-ROLES      := $(filter-out common ipc,$(patsubst src/%/main.c,%,$(wildcard src/*/main.c)))
-PROGS      := $(ROLES:%=$(BUILD)/allears-%)
-ROLE_LIBS  := $(ROLES:%=$(BUILD)/lib%.a)
-role_objs   = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c)))
-role_srcs   = $(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c))
+# The user's client lives in src/client/ (main in allears.c) and becomes build/allears.
+ROLES      := $(filter-out common ipc client,$(patsubst src/%/main.c,%,$(wildcard src/*/main.c)))
+CLIENT     := $(if $(wildcard src/client/allears.c),$(BUILD)/allears)
+PROGS      := $(ROLES:%=$(BUILD)/allears-%) $(CLIENT)
+LIBDIRS    := $(ROLES) $(if $(CLIENT),client)
+ROLE_LIBS  := $(LIBDIRS:%=$(BUILD)/lib%.a)
+role_srcs   = $(filter-out src/$(1)/main.c src/$(1)/allears.c,$(wildcard src/$(1)/*.c))
+role_objs   = $(patsubst %.c,$(BUILD)/obj/%.o,$(call role_srcs,$(1)))
 # The role library a test or fuzz target needs, from its name (test_storage_x -> storage).
-role_of     = $(filter $(ROLES),$(word 2,$(subst _, ,$(1))))
+role_of     = $(filter $(LIBDIRS),$(word 2,$(subst _, ,$(1))))
 role_lib    = $(patsubst %,$(BUILD)/lib%.a,$(call role_of,$(1)))
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
@@ -48,6 +51,8 @@ TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_SRC  := $(sort $(wildcard tests/bench/*.c))
+BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 # Second expansion lets prerequisites depend on the target's stem.
 .SECONDEXPANSION:
@@ -69,6 +74,9 @@ $(BUILD)/lib%.a: $$(call role_objs,$$*)
 	ar rcs $@ $^
 
 $(BUILD)/allears-%: $(BUILD)/obj/src/%/main.o $(BUILD)/lib%.a $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/allears: $(BUILD)/obj/src/client/allears.o $(BUILD)/libclient.a $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call role_lib,test_$$*) $(LIB)
@@ -97,8 +105,14 @@ fuzz: fuzz-build
 run: all
 	@tests/run-local.sh $(BUILD)
 
-bench: all
-	@echo "make bench: no benchmarks yet (they arrive with the MTA and Storage daemons)"
+# Benchmarks (docs/BENCHMARKS.md): numbers, never pass/fail on thresholds; an
+# operation that fails makes the run fail.
+$(BUILD)/bench/%: tests/bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+bench: all $(BENCH_BIN)
+	@/usr/bin/python3 tests/bench/run-bench.py $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
