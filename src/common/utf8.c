@@ -1,6 +1,8 @@
 /* utf8.c: strict UTF-8 validation (see utf8.h). */
 #include "common/utf8.h"
 
+#include <string.h>
+
 size_t utf8_seq_len(const uint8_t *p, size_t left, uint32_t *ret_cp)
 {
 	if (left == 0)
@@ -39,7 +41,17 @@ bool utf8_valid(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
 	while (i < n) {
-		if (p[i] < 0x80) { /* fast path for ASCII runs */
+		/* Mail is mostly ASCII: skip it eight bytes at a time. */
+		while (n - i >= 8) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		if (p[i] < 0x80) {
 			i++;
 			continue;
 		}

@@ -43,6 +43,48 @@ static void reports_code_points(void)
 	CHECK(utf8_seq_len((const uint8_t *)"\xF0\x9F\x98\x80", 3, &cp) == 0);
 }
 
+/* The reference: one code point at a time, no fast path. */
+static bool slow_valid(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq_len(p + i, n - i, NULL);
+		if (k == 0)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+static void fast_path_agrees_with_the_reference(void)
+{
+	uint8_t buf[67];
+	memset(buf, 'a', sizeof(buf));
+	/* one bad or multi-byte sequence at every offset of a long ASCII run */
+	for (size_t at = 0; at < sizeof(buf); at++) {
+		memset(buf, 'a', sizeof(buf));
+		buf[at] = 0x80;
+		CHECK(!utf8_valid(buf, sizeof(buf)));
+		if (at + 2 <= sizeof(buf)) {
+			buf[at] = 0xC3, buf[at + 1] = 0xA9;
+			CHECK(utf8_valid(buf, sizeof(buf)));
+			CHECK(!utf8_valid(buf, at + 1)); /* cut inside the sequence */
+		}
+	}
+	/* random mixes of ASCII and high bytes, every length */
+	uint32_t seed = 12345;
+	int agree = 1;
+	for (int round = 0; round < 20000; round++) {
+		size_t n = (size_t)(round % 40);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			uint8_t b = (uint8_t)(seed >> 16);
+			buf[i] = (seed >> 28) & 1 ? b : (uint8_t)(b & 0x7F);
+		}
+		agree &= utf8_valid(buf, n) == slow_valid(buf, n);
+	}
+	CHECK(agree);
+}
+
 int main(void)
 {
 	check_init();
@@ -50,5 +92,6 @@ int main(void)
 	RUN(rejects_overlongs_surrogates_and_out_of_range);
 	RUN(rejects_truncated_sequences);
 	RUN(reports_code_points);
+	RUN(fast_path_agrees_with_the_reference);
 	return check_finish();
 }
