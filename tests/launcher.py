@@ -127,6 +127,9 @@ class System:
         self.config_extra = config_extra or {}
         self.daemons = {}
         self.stopping = False
+        # The CA that signed the API's TLS certificate (prepare() makes both
+        # when the api role runs): clients verify 127.0.0.1/localhost with it.
+        self.tls_ca = self.path("tls", "ca.pem")
 
     # ---- layout ----
     def binary(self, role):
@@ -193,6 +196,8 @@ class System:
                 shutil.copyfile(src, os.path.join(cdir, "keys"))
                 os.chmod(os.path.join(cdir, "keys"), 0o400)
             os.makedirs(self.state_dir(role), mode=0o700, exist_ok=True)
+        if "api" in self.roles:
+            self._make_tls(self.credentials_dir("api"))
         config = {"domain": "allears.test"}
         for role in self.roles:
             sec = {}
@@ -206,6 +211,57 @@ class System:
                 config[role] = extra
         with open(self.path("config.json"), "w") as f:
             json.dump(config, f, indent=2)
+
+    def _make_tls(self, cdir):
+        """A throw-away CA and a certificate for localhost and 127.0.0.1, as the
+        credentials tls.crt (chain) and tls.key, as ACME files would be given."""
+        crt, key = os.path.join(cdir, "tls.crt"), os.path.join(cdir, "tls.key")
+        if os.path.exists(crt) and os.path.exists(key) and os.path.exists(self.tls_ca):
+            return
+        import datetime
+        import ipaddress
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        def name(cn):
+            return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+        now = datetime.datetime.utcnow()
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = (x509.CertificateBuilder().subject_name(name("allears launcher CA"))
+              .issuer_name(name("allears launcher CA")).public_key(ca_key.public_key())
+              .serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(hours=1))
+              .not_valid_after(now + datetime.timedelta(days=30))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+              .sign(ca_key, hashes.SHA256()))
+        leaf_key = ec.generate_private_key(ec.SECP256R1())
+        leaf = (x509.CertificateBuilder().subject_name(name("localhost"))
+                .issuer_name(ca.subject).public_key(leaf_key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=30))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+                .add_extension(x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"),
+                     x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+                .sign(ca_key, hashes.SHA256()))
+        os.makedirs(os.path.dirname(self.tls_ca), mode=0o700, exist_ok=True)
+        pem = serialization.Encoding.PEM
+        files = [(self.tls_ca, ca.public_bytes(pem), 0o644),
+                 (crt, leaf.public_bytes(pem), 0o400),
+                 (key, leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()), 0o400)]
+        for path, data, mode in files:
+            if os.path.exists(path):
+                os.unlink(path)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(path, mode)
 
     def _bind(self, d):
         spec = ROLES[d.role]
@@ -388,6 +444,8 @@ def main():
                                       else "127.0.0.1:%d" % system.port(n)) for n, _ in d.fds)
         print("  allears-%-8s pid %-7d %s" % (role, d.proc.pid, where or "(no listener)"))
     print("  logs: %s" % system.path("log"))
+    if "api" in system.roles:
+        print("  the API's TLS certificate is signed by the CA in %s" % system.tls_ca)
     invite = os.path.join(system.state_dir("account"), "bootstrap-invite")
     if "account" in system.roles and os.path.exists(invite):
         print("  first admin's invitation (single use): %s" % invite)
