@@ -562,15 +562,6 @@ static void handler(struct rpc_conn *c, enum role peer, uint16_t type, uint32_t 
 	reply_status(c, type, call, CHST_DENIED);
 }
 
-static int key_lookup(enum role client, uint8_t out[CHAN_KEY_BYTES], void *ctx)
-{
-	const uint8_t *k = keybundle_pair(A.kb, client, ROLE_ACCOUNT);
-	if (!k)
-		return -ENOKEY;
-	memcpy(out, k, CHAN_KEY_BYTES);
-	return 0;
-}
-
 static void on_stop(struct loop *l, void *data)
 {
 	/* Finish what is in flight; take no new connections. Registrations
@@ -669,16 +660,7 @@ int main(int argc, char **argv)
 	if (lfd < 0)
 		daemon_config_fail(d, "no listening socket named \"channel\" was passed");
 
-	size_t klen;
-	uint8_t *kbytes = daemon_credential(d, KEYBUNDLE_CREDENTIAL, &klen);
-	if (!kbytes)
-		daemon_config_fail(d, "cannot read the credential \"%s\": %s", KEYBUNDLE_CREDENTIAL,
-		                   strerror(errno));
-	A.kb = keybundle_new();
-	if (keybundle_parse(A.kb, kbytes, klen, ROLE_ACCOUNT) < 0)
-		daemon_config_fail(d, "the credential \"%s\" is not Account's key bundle",
-		                   KEYBUNDLE_CREDENTIAL);
-	sodium_free(kbytes);
+	A.kb = daemon_load_keys(d, ROLE_ACCOUNT);
 
 	open_state(d);
 	bootstrap(d);
@@ -703,7 +685,8 @@ int main(int argc, char **argv)
 	A.sto = rpc_client_new(A.loop, sto_path, ROLE_ACCOUNT, ROLE_STORAGE,
 	                       keybundle_pair(A.kb, ROLE_ACCOUNT, ROLE_STORAGE));
 	struct rpc_server_opts so = {
-		.me = ROLE_ACCOUNT, .key_lookup = key_lookup, .handler = handler,
+		.me = ROLE_ACCOUNT, .key_lookup = keybundle_server_lookup, .key_ctx = A.kb,
+		.handler = handler,
 	};
 	A.srv = rpc_server_new(A.loop, lfd, &so);
 

@@ -30,19 +30,11 @@ static struct {
 	struct apicall_ctx calls;
 } A;
 
-static uint8_t *credential(struct daemon *d, const char *name, size_t *ret_len)
-{
-	uint8_t *p = daemon_credential(d, name, ret_len);
-	if (!p)
-		daemon_config_fail(d, "cannot read the credential \"%s\": %s", name, strerror(errno));
-	return p;
-}
-
 static void load_tls(struct daemon *d)
 {
 	size_t clen, klen;
-	uint8_t *chain = credential(d, API_TLS_CHAIN_CREDENTIAL, &clen);
-	uint8_t *key = credential(d, API_TLS_KEY_CREDENTIAL, &klen);
+	uint8_t *chain = daemon_credential_required(d, API_TLS_CHAIN_CREDENTIAL, &clen);
+	uint8_t *key = daemon_credential_required(d, API_TLS_KEY_CREDENTIAL, &klen);
 	int rc = tls_ctx_new(chain, clen, key, klen, &A.tls);
 	sodium_free(chain);
 	sodium_free(key);
@@ -93,13 +85,7 @@ int main(int argc, char **argv)
 	if (lfd < 0)
 		daemon_config_fail(d, "no listening socket named \"api\" was passed");
 
-	size_t klen;
-	uint8_t *kbytes = credential(d, KEYBUNDLE_CREDENTIAL, &klen);
-	A.kb = keybundle_new();
-	if (keybundle_parse(A.kb, kbytes, klen, ROLE_API) < 0)
-		daemon_config_fail(d, "the credential \"%s\" is not the API's key bundle",
-		                   KEYBUNDLE_CREDENTIAL);
-	sodium_free(kbytes);
+	A.kb = daemon_load_keys(d, ROLE_API);
 	load_tls(d);
 
 	A.loop = loop_new();

@@ -93,3 +93,13 @@ const uint8_t *keybundle_pair(const struct keybundle *kb, enum role client, enum
 			return kb->e[i].key;
 	return NULL;
 }
+
+int keybundle_server_lookup(enum role client, uint8_t out[KEYS_KEY_BYTES], void *ctx)
+{
+	const struct keybundle *kb = ctx;
+	const uint8_t *k = keybundle_pair(kb, client, kb->role);
+	if (!k)
+		return -ENOKEY;
+	memcpy(out, k, KEYS_KEY_BYTES);
+	return 0;
+}

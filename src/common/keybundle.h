@@ -47,4 +47,9 @@ const uint8_t *keybundle_key(const struct keybundle *kb, enum server_key which);
 /* The pair key of channel client -> server (NULL if the role does not hold it). */
 const uint8_t *keybundle_pair(const struct keybundle *kb, enum role client, enum role server);
 
+/* A channel server's key lookup (chan_key_lookup_fn): the pair key of client
+ * towards the bundle's own role; ctx is the struct keybundle. -ENOKEY if the
+ * role holds none. */
+int keybundle_server_lookup(enum role client, uint8_t out[KEYS_KEY_BYTES], void *ctx);
+
 #endif

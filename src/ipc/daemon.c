@@ -263,6 +263,27 @@ uint8_t *daemon_credential(const struct daemon *d, const char *name, size_t *ret
 	return buf;
 }
 
+uint8_t *daemon_credential_required(const struct daemon *d, const char *name, size_t *ret_len)
+{
+	uint8_t *p = daemon_credential(d, name, ret_len);
+	if (!p)
+		daemon_config_fail(d, "cannot read the credential \"%s\": %s", name, strerror(errno));
+	return p;
+}
+
+struct keybundle *daemon_load_keys(const struct daemon *d, enum role r)
+{
+	size_t len;
+	uint8_t *bytes = daemon_credential_required(d, KEYBUNDLE_CREDENTIAL, &len);
+	struct keybundle *kb = keybundle_new();
+	int rc = keybundle_parse(kb, bytes, len, r);
+	sodium_free(bytes);
+	if (rc < 0)
+		daemon_config_fail(d, "the credential \"%s\" is not the %s role's key bundle",
+		                   KEYBUNDLE_CREDENTIAL, role_name(r));
+	return kb;
+}
+
 void daemon_ready(const struct daemon *d, const char *status)
 {
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status ? status : "running");

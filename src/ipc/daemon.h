@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/keybundle.h"
+#include "common/roles.h"
 #include "common/util.h"
 
 #define DAEMON_EXIT_CONFIG 78 /* EX_CONFIG */
@@ -56,6 +58,13 @@ int daemon_take_fd(struct daemon *d, const char *name);
 /* Reads credential `name` into sodium_malloc'd memory (caller sodium_free()s).
  * Returns NULL with errno set when it is missing, empty or too large. */
 uint8_t *daemon_credential(const struct daemon *d, const char *name, size_t *ret_len);
+
+/* The same, but a missing credential is a configuration error (exits 78). */
+uint8_t *daemon_credential_required(const struct daemon *d, const char *name, size_t *ret_len);
+
+/* Loads the role's key bundle from the credential "keys" (PROTOCOL.md 3.9); a
+ * missing one, or one that is not this role's, is a configuration error. */
+struct keybundle *daemon_load_keys(const struct daemon *d, enum role r);
 
 /* Sends READY=1 and a STATUS= line to systemd (a no-op without systemd). */
 void daemon_ready(const struct daemon *d, const char *status);

@@ -531,15 +531,6 @@ static void handler(struct rpc_conn *c, enum role peer, uint16_t type, uint32_t 
 	reply_status(c, type, call, CHST_DENIED);
 }
 
-static int key_lookup(enum role client, uint8_t out[CHAN_KEY_BYTES], void *ctx)
-{
-	const uint8_t *k = keybundle_pair(S.kb, client, ROLE_STORAGE);
-	if (!k)
-		return -ENOKEY;
-	memcpy(out, k, CHAN_KEY_BYTES);
-	return 0;
-}
-
 static void on_stop(struct loop *l, void *data)
 {
 	/* Finish what is in flight; take no new connections. */
@@ -563,16 +554,7 @@ int main(int argc, char **argv)
 	if (lfd < 0)
 		daemon_config_fail(d, "no listening socket named \"channel\" was passed");
 
-	size_t klen;
-	uint8_t *kbytes = daemon_credential(d, KEYBUNDLE_CREDENTIAL, &klen);
-	if (!kbytes)
-		daemon_config_fail(d, "cannot read the credential \"%s\": %s", KEYBUNDLE_CREDENTIAL,
-		                   strerror(errno));
-	S.kb = keybundle_new();
-	if (keybundle_parse(S.kb, kbytes, klen, ROLE_STORAGE) < 0)
-		daemon_config_fail(d, "the credential \"%s\" is not Storage's key bundle",
-		                   KEYBUNDLE_CREDENTIAL);
-	sodium_free(kbytes);
+	S.kb = daemon_load_keys(d, ROLE_STORAGE);
 
 	struct store_options opt = { .snapshot_bytes = (size_t)snap };
 	int rc = store_open(d->state_dir, keybundle_key(S.kb, SERVER_KEY_STO_STATE),
@@ -591,7 +573,8 @@ int main(int argc, char **argv)
 	S.acc = rpc_client_new(S.loop, acc_path, ROLE_STORAGE, ROLE_ACCOUNT,
 	                       keybundle_pair(S.kb, ROLE_STORAGE, ROLE_ACCOUNT));
 	struct rpc_server_opts so = {
-		.me = ROLE_STORAGE, .key_lookup = key_lookup, .handler = handler,
+		.me = ROLE_STORAGE, .key_lookup = keybundle_server_lookup, .key_ctx = S.kb,
+		.handler = handler,
 	};
 	S.srv = rpc_server_new(S.loop, lfd, &so);
 	S.syncs_at_start = store_sync_count(S.st);
