@@ -114,9 +114,28 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 bench: all $(BENCH_BIN)
 	@/usr/bin/python3 tests/bench/run-bench.py $(BUILD)
 
+# Units are templates: @bindir@ becomes $(BINDIR), so ExecStart= follows
+# PREFIX (DESTDIR is only where the files land, never part of a path in them).
+# $(PREFIX)/lib/systemd/system, sysusers.d and tmpfiles.d are searched by
+# systemd for both PREFIX=/usr and PREFIX=/usr/local (docs/OPERATIONS.md).
+BINDIR      ?= $(PREFIX)/bin
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+UNIT_FILES  := $(sort $(wildcard units/*.service units/*.socket units/*.target))
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	$(if $(PROGS),install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
+	install -d $(DESTDIR)$(BINDIR)
+	$(if $(PROGS),install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/)
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in $(UNIT_FILES); do \
+		sed -e 's|@bindir@|$(BINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u#units/}.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u#units/}.tmp && \
+		mv -f $(DESTDIR)$(UNITDIR)/$${u#units/}.tmp $(DESTDIR)$(UNITDIR)/$${u#units/} || exit 1; \
+	done
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 units/sysusers.d/allears.conf $(DESTDIR)$(SYSUSERSDIR)/allears.conf
+	install -m 0644 units/tmpfiles.d/allears.conf $(DESTDIR)$(TMPFILESDIR)/allears.conf
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/allears
