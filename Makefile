@@ -114,7 +114,8 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 bench: all $(BENCH_BIN)
 	@/usr/bin/python3 tests/bench/run-bench.py $(BUILD)
 
-# Units are templates: @bindir@ becomes $(BINDIR), so ExecStart= follows
+# Units name /usr/bin in ExecStart= (so they verify as they are); install
+# rewrites it to $(BINDIR), so ExecStart= follows
 # PREFIX (DESTDIR is only where the files land, never part of a path in them).
 # $(PREFIX)/lib/systemd/system, sysusers.d and tmpfiles.d are searched by
 # systemd for both PREFIX=/usr and PREFIX=/usr/local (docs/OPERATIONS.md).
@@ -129,7 +130,7 @@ install: all
 	$(if $(PROGS),install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/)
 	install -d $(DESTDIR)$(UNITDIR)
 	for u in $(UNIT_FILES); do \
-		sed -e 's|@bindir@|$(BINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u#units/}.tmp && \
+		sed -e 's|^ExecStart=/usr/bin/|ExecStart=$(BINDIR)/|' $$u > $(DESTDIR)$(UNITDIR)/$${u#units/}.tmp && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u#units/}.tmp && \
 		mv -f $(DESTDIR)$(UNITDIR)/$${u#units/}.tmp $(DESTDIR)$(UNITDIR)/$${u#units/} || exit 1; \
 	done

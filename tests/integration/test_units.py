@@ -4,7 +4,7 @@
 Installs into a temporary root (`make -o all install DESTDIR=... PREFIX=/usr`,
 so nothing is rebuilt), then:
   - the installed files: every unit, sysusers.d and tmpfiles.d file is there;
-    @bindir@ became the PREFIX's bin/ (also checked with PREFIX=/opt/allears),
+    ExecStart= names the PREFIX's bin/ (also checked with PREFIX=/opt/allears),
     and every ExecStart= names an installed program;
   - `systemd-analyze verify` on every unit, with --root= on a copy of the
     install tree plus the host's own units (sysinit.target & co.) and MANPATH
