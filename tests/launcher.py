@@ -449,6 +449,18 @@ def main():
     invite = os.path.join(system.state_dir("account"), "bootstrap-invite")
     if "account" in system.roles and os.path.exists(invite):
         print("  first admin's invitation (single use): %s" % invite)
+    client = os.path.join(system.build, "allears")
+    if "api" in system.roles and os.access(client, os.X_OK) and os.path.exists(invite):
+        home = system.path("client-admin")
+        os.makedirs(home, mode=0o700, exist_ok=True)
+        with open(os.path.join(home, "config"), "w") as f:
+            f.write("server = localhost\nport = %d\nca = %s\n" % (system.port("api"),
+                                                                   system.tls_ca))
+        print("Become the first admin with the client, in another terminal:")
+        print("  export ALLEARS_HOME=%s" % home)
+        print("  %s init" % client)
+        print("  %s register \"$(cat %s)\"" % (client, invite))
+        print("  %s whoami; %s admin invite; %s help" % (client, client, client))
     print("Press Ctrl-C to stop.")
     sys.stdout.flush()
     try:
