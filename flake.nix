@@ -38,10 +38,16 @@
 
           makeFlags = [ "PREFIX=${placeholder "out"}" ];
 
-          # tests/run-tests.sh runs the cross-implementation tests with the
-          # interpreter named by ALLEARS_PYTHON (default /usr/bin/python3).
+          # tests/run-tests.sh runs the Python tests with the interpreter named
+          # by ALLEARS_PYTHON (default /usr/bin/python3). The integration tests
+          # also call openssl, curl and systemd-analyze (loopback only).
           doCheck = true;
-          nativeCheckInputs = [ finalAttrs.passthru.python ];
+          nativeCheckInputs = [
+            finalAttrs.passthru.python
+            pkgs.openssl
+            pkgs.curl
+            pkgs.systemd
+          ];
           checkPhase = ''
             runHook preCheck
             ALLEARS_PYTHON=${finalAttrs.passthru.python.interpreter} make check
