@@ -187,6 +187,8 @@ let
     "gdb"
     "valgrind"
     "nixfmt"
+    "openssl"
+    "curl"
   ] stubPkg;
   fullOut = flake.outputs {
     self = fullOut;
@@ -292,7 +294,12 @@ let
           "cryptography"
           "argon2-cffi"
         ]
-        && names pkg.nativeCheckInputs == [ "python3-env" ]
+        && names pkg.nativeCheckInputs == [
+          "python3-env"
+          "openssl"
+          "curl"
+          "systemd"
+        ]
         && lib.hasInfix "ALLEARS_PYTHON=${pkg.passthru.python.interpreter} make check" pkg.checkPhase;
     }
     {
