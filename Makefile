@@ -111,6 +111,11 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
+# The API load generator uses the client's HTTPS and state code.
+$(BUILD)/bench/apibench: tests/bench/apibench.c $(BUILD)/libclient.a $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libclient.a $(LIB) $(PKG_LIBS)
+
 bench: all $(BENCH_BIN)
 	@/usr/bin/python3 tests/bench/run-bench.py $(BUILD)
 

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -275,6 +277,10 @@ static int tcp_connect(struct https_conn *c)
 			continue;
 		}
 		int e = 0;
+		/* The head and the body go in separate TLS records: without this, Nagle
+		 * holds the body until the server's delayed ACK (about 40 ms a request). */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
 			e = errno;
 			if (e == EINPROGRESS) {

@@ -13,6 +13,11 @@ admin, then measures with build/bench/loadgen:
      against the theoretical cores / hash time; the same few addresses again
      (cache hits, held back for about one hash time); shield addresses
      (SipHash).
+  3. The API over HTTPS: authenticated MSG_BROWSE requests per second with
+     build/bench/apibench (the client's HTTPS and sealing code), each on one
+     keep-alive TLS connection, against Storage, Account and the API started
+     afresh, for users registered with the real client (build/allears) whose
+     mailboxes hold a few internal messages.
 Prints a table and writes <build>/bench/results.json. Prints numbers, checks no
 thresholds; exits 1 as soon as an operation fails.
 
@@ -23,6 +28,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import struct
 import subprocess
 import sys
@@ -37,6 +43,8 @@ import itest  # noqa: E402
 
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 FSYNCBASE = os.path.join(BUILD, "bench", "fsyncbase")
+APIBENCH = os.path.join(BUILD, "bench", "apibench")
+CLIENT = os.path.join(BUILD, "allears")
 RESULTS = os.path.join(BUILD, "bench", "results.json")
 
 # Message sizes: whole ExtMsg bytes, as Deliver would hand them to Storage.
@@ -49,6 +57,13 @@ SHIELD_ADDRS = 4
 ARGON2_THREADS = 2
 SEAL_THREADS = 2
 CACHED_ADDRS = 8
+# API: users (one per connection: a user's timestamps must increase, 12.5),
+# messages in each mailbox, connections per run, seconds per run.
+API_USERS = 4
+API_MAILBOX = 5
+API_CONNS = [1, 4]
+API_SECONDS = 5
+API_WARM = 20
 
 
 class BenchError(Exception):
@@ -350,8 +365,97 @@ def bench_lookup(system, shields, results):
             best["account_cpu_us_per_call"] / 1000, ht["lat_ms"]["p50"], par["lat_ms"]["p50"]))
 
 
+class ClientHome:
+    """One ALLEARS_HOME of the real client, pointed at the launcher's API."""
+
+    def __init__(self, system, root, name):
+        self.home = os.path.join(root, name)
+        os.mkdir(self.home, 0o700)
+        with open(os.path.join(self.home, "config"), "w") as f:
+            f.write("server = localhost\nport = %d\nca = %s\n" % (system.port("api"),
+                                                                    system.tls_ca))
+
+    def run(self, *args, stdin=None):
+        env = dict(os.environ, ALLEARS_HOME=self.home)
+        r = subprocess.run([CLIENT, "--json"] + list(args), input=stdin, capture_output=True,
+                           env=env, timeout=120)
+        if r.returncode != 0:
+            raise BenchError("allears %s failed (exit %d): %s" % (
+                " ".join(args), r.returncode, r.stderr.decode(errors="replace").strip()))
+        out = r.stdout.decode(errors="replace").strip()
+        return json.loads(out) if out.startswith("{") else {}
+
+
+def apibench(*args):
+    r = subprocess.run([APIBENCH] + [str(a) for a in args], capture_output=True, text=True)
+    lines = [x for x in r.stdout.split("\n") if x.startswith("{")]
+    res = json.loads(lines[-1]) if lines else None
+    if r.returncode != 0 or res is None or res.get("errors"):
+        raise BenchError("apibench %s failed (exit %d): %s %s" % (
+            " ".join(str(a) for a in args), r.returncode, r.stdout.strip(), r.stderr.strip()))
+    return res
+
+
+def bench_api(tmp, results):
+    log("")
+    log("== API: MSG_BROWSE over HTTPS (keep-alive), %d messages in the mailbox ==" %
+        API_MAILBOX)
+    system = System(BUILD, roles=["storage", "account", "api"], quiet=True,
+                    config_extra={"account": {"argon2_threads": ARGON2_THREADS},
+                                  "storage": {"seal_threads": SEAL_THREADS}})
+    root = os.path.join(tmp, "homes")
+    os.mkdir(root, 0o700)
+    status = {}
+    try:
+        system.start()
+        admin = ClientHome(system, root, "admin")
+        with open(os.path.join(system.state_dir("account"), "bootstrap-invite")) as f:
+            bootstrap = f.read().strip()
+        admin.run("init")
+        admin.run("register", bootstrap)
+        admin.run("address", "add", "benchadmin")
+        users = []
+        for i in range(API_USERS):
+            inv = admin.run("admin", "invite", "--level", "1")["invitation"]
+            u = ClientHome(system, root, "user%d" % i)
+            u.run("init")
+            u.run("register", inv)
+            name = "benchuser" + "abcdefgh"[i]
+            u.run("address", "add", name)
+            for k in range(API_MAILBOX):
+                admin.run("send", "benchadmin", name, "bench message %d" % k, "-",
+                          stdin=("Hello %s, this is message %d.\n" % (name, k)).encode())
+            users.append(u)
+        log("%-6s %5s %10s %8s %8s %8s %6s" % ("conns", "users", "requests/s", "p50 ms",
+                                             "p99 ms", "cpu us/req", "other"))
+        for conns in API_CONNS:
+            homes = []
+            for u in users[:conns]:
+                homes += ["--home", u.home]
+            meter = CpuMeter(system, results["machine"]["nproc"])
+            with meter:
+                res = apibench(*homes, "--seconds", API_SECONDS, "--warm", API_WARM,
+                               "--expect-count", API_MAILBOX, "--label", "browse-n%d" % conns)
+            res["mailbox"] = API_MAILBOX
+            res["cpu"] = meter.cpu
+            daemons = sum(meter.cpu[r + "_s"] for r in ("storage", "account", "api"))
+            res["daemons_cpu_us_per_req"] = round(1e6 * daemons / max(res["ok"], 1), 1)
+            res["api_cpu_us_per_req"] = round(1e6 * meter.cpu["api_s"] / max(res["ok"], 1), 1)
+            results["api"].append(res)
+            log("%-6d %5d %10.0f %8.2f %8.2f %8.0f %5.0f%%" % (
+                conns, conns, res["per_sec"], res["lat_ms"]["p50"], res["lat_ms"]["p99"],
+                res["daemons_cpu_us_per_req"], meter.cpu["other_pct"]))
+        # The client still works after the bench (apibench recorded its timestamps).
+        users[0].run("whoami")
+    finally:
+        status = system.stop()
+    if any(s != 0 for s in status.values()):
+        raise BenchError("unclean exits (API phase): %s" % status)
+    log("(cpu us/req: Storage + Account + API CPU per request; apibench's own is not counted)")
+
+
 def main():
-    for b in (LOADGEN, FSYNCBASE, itest.MSGTOOL, itest.CHANTOOL, itest.APITOOL):
+    for b in (LOADGEN, FSYNCBASE, APIBENCH, CLIENT, itest.MSGTOOL, itest.CHANTOOL, itest.APITOOL):
         if not os.access(b, os.X_OK):
             raise BenchError("%s is not built (run make bench)" % b)
     t0 = time.monotonic()
@@ -364,8 +468,9 @@ def main():
         results = {"machine": machine(system.state),
                    "config": {"argon2_threads": ARGON2_THREADS,
                               "storage_seal_threads": SEAL_THREADS,
-                              "store_seconds": STORE_SECONDS, "peer_seconds": BASE_SECONDS},
-                   "store": [], "peer": [], "lookup": [], "derived": {},
+                              "store_seconds": STORE_SECONDS, "peer_seconds": BASE_SECONDS,
+                              "api_seconds": API_SECONDS, "api_mailbox": API_MAILBOX},
+                   "store": [], "peer": [], "lookup": [], "api": [], "derived": {},
                    "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         m = results["machine"]
         log("allears bench: %d CPUs (%s), kernel %s, state on %s (%s)" % (
@@ -379,14 +484,19 @@ def main():
         shields = setup_users(system)
         bench_store(system, tmp, results)
         bench_lookup(system, shields, results)
+    except BaseException:
+        system.stop()  # stops whatever was started and removes the state directory
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    status = system.stop()
+    try:
+        if any(s != 0 for s in status.values()):
+            raise BenchError("unclean exits: %s" % status)
+        # A system of its own (Storage, Account and the API): the first admin
+        # registers with the real client, which needs the bootstrap invitation.
+        bench_api(tmp, results)
     finally:
-        # Stops whatever was started and removes the state directory.
-        status = system.stop()
-        for f in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, f))
-        os.rmdir(tmp)
-    if any(s != 0 for s in status.values()):
-        raise BenchError("unclean exits: %s" % status)
+        shutil.rmtree(tmp, ignore_errors=True)
     log("")
     log("Postfix is not measured here: it receives mail over SMTP, so the comparison with it "
         "comes with the MTA (issue 5). The peer above is the raw cost a store pays without "
