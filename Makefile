@@ -74,7 +74,10 @@ $(BUILD)/lib%.a: $$(call role_objs,$$*)
 	ar rcs $@ $^
 
 $(BUILD)/allears-%: $(BUILD)/obj/src/%/main.o $(BUILD)/lib%.a $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(filter-out $(LIB),$(filter %.a,$^)) $(LIB) $(PKG_LIBS)
+
+# allears-admin init writes Account's first state with Account's own code.
+$(BUILD)/allears-admin: $(BUILD)/libaccount.a
 
 $(BUILD)/allears: $(BUILD)/obj/src/client/allears.o $(BUILD)/libclient.a $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -112,8 +112,12 @@ class Daemon:
 
 class System:
     def __init__(self, build, state=None, roles=None, base_port=None, keep=False,
-                 config_extra=None, quiet=False):
+                 config_extra=None, quiet=False, init_admin=False):
         self.build = os.path.abspath(build)
+        # init_admin: set up with `allears-admin init` (a master admin exists,
+        # whose UMK text is then in self.admin_umk) instead of a bare SMK.
+        self.init_admin = init_admin
+        self.admin_umk = None
         self.own_state = state is None
         self.state = os.path.abspath(state) if state else tempfile.mkdtemp(prefix="allears-run-")
         self.keep = keep
@@ -179,8 +183,19 @@ class System:
         for d in ("run", "credentials", "lib", "log"):
             os.makedirs(self.path(d), mode=0o700, exist_ok=True)
         smk_file = self.path("smk")
+        admin = os.path.join(self.build, "allears-admin")
+        if not os.path.exists(smk_file) and self.init_admin:
+            out = subprocess.run([admin, "init", "--credentials", self.path("keys"),
+                                  "--account-state", self.state_dir("account")], check=True,
+                                 capture_output=True, text=True).stdout.splitlines()
+            at = [i for i, line in enumerate(out) if line.startswith("Server Master Key")][0]
+            smk = out[at + 1].strip() + "\n"
+            at = [i for i, line in enumerate(out) if line.startswith("(shown once; give it")][0]
+            self.admin_umk = out[at].split(":", 1)[1].strip() or out[at + 1].strip()
+            fd = os.open(smk_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(smk)
         if not os.path.exists(smk_file):
-            admin = os.path.join(self.build, "allears-admin")
             smk = subprocess.run([admin, "smk-generate"], check=True, capture_output=True,
                                  text=True).stdout
             fd = os.open(smk_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
