@@ -22,6 +22,7 @@ static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 struct apiconn {
 	struct apiconn *next, *prev;
 	struct apiconn_server *srv;
+	size_t reserved;       /* bytes of the server's body memory this request holds */
 	int fd;
 	struct tls_conn *tls;
 	struct loop_timer *timer;
@@ -61,6 +62,7 @@ struct apiconn_server {
 	struct apiconn_opts o;
 	struct apiconn *conns;
 	size_t n;
+	size_t reserved; /* body memory promised to requests in progress (o.body_memory caps it) */
 	struct apiconn_stats st;
 };
 
@@ -135,9 +137,16 @@ static int buf_commit(struct apiconn *c, size_t size)
 	return 0;
 }
 
+static void release_body_memory(struct apiconn *c)
+{
+	c->srv->reserved -= c->reserved;
+	c->reserved = 0;
+}
+
 /* Gives back what a large request took, once only a head can be buffered. */
 static void buf_shrink(struct apiconn *c)
 {
+	release_body_memory(c);
 	if (c->committed <= APICONN_BUF_INITIAL)
 		return;
 	uint8_t *p = c->buf + APICONN_BUF_INITIAL;
@@ -164,6 +173,7 @@ static void conn_free(struct apiconn *c)
 	loop_timer_del(s->loop, c->timer);
 	tls_conn_free(c->tls);
 	close(c->fd);
+	release_body_memory(c);
 	if (c->buf)
 		munmap(c->buf, page_round(APICONN_BUF_MAX));
 	free(c->out_owned);
@@ -247,6 +257,17 @@ static int on_route(void *ctx, const struct http_request *req, size_t *body_max)
 	int st = apiroute_head(req, &c->route, &cl);
 	if (st)
 		return st;
+	/* Large bodies share one memory budget, so many big uploads at once get
+	 * 503 instead of pushing the daemon past its MemoryMax. */
+	release_body_memory(c);
+	size_t need = HTTP_HEAD_MAX + (size_t)cl;
+	if (need > APICONN_BUF_INITIAL) {
+		size_t extra = need - APICONN_BUF_INITIAL;
+		if (extra > c->srv->o.body_memory - c->srv->reserved)
+			return 503;
+		c->reserved = extra;
+		c->srv->reserved += extra;
+	}
 	*body_max = c->route.body_max;
 	c->want = HTTP_HEAD_MAX + (size_t)cl;
 	uint64_t allow = apiroute_request_ms(c->srv->o.request_ms, cl);

@@ -41,11 +41,16 @@ struct apiconn_server;
 typedef void (*apiconn_dispatch_fn)(struct apiconn *c, const struct apiroute *r,
                                     const uint8_t *body, size_t body_len, void *data);
 
+#define APICONN_BODY_MEMORY_MIB_DEFAULT 512 /* under the unit's MemoryMax=1G */
+#define APICONN_BODY_MEMORY_MIB_MIN 1
+#define APICONN_BODY_MEMORY_MIB_MAX 65536
+
 struct apiconn_opts {
 	size_t max_connections;
 	uint64_t handshake_ms; /* from accept to the end of the handshake */
 	uint64_t idle_ms;      /* between requests, and per write without progress */
 	uint64_t request_ms;   /* from a request's first byte to its last (apiroute_request_ms) */
+	size_t body_memory;    /* most bytes all connections' large bodies may hold at once */
 	apiconn_dispatch_fn dispatch;
 	void *data;
 };

@@ -60,7 +60,8 @@ int main(int argc, char **argv)
 	 * configuration serves this version and the next. */
 	static const char *const allowed[] = { "account_socket", "storage_socket", "enquiry_socket",
 		                                   "max_connections", "idle_timeout_ms",
-		                                   "handshake_timeout_ms", "request_timeout_ms", NULL };
+		                                   "handshake_timeout_ms", "request_timeout_ms",
+		                                   "body_memory_mib", NULL };
 	daemon_config_allow(d, allowed);
 	const char *acc_path = daemon_config_str(d, "account_socket", SOCK_RUN_DIR "/account.sock");
 	const char *sto_path = daemon_config_str(d, "storage_socket", SOCK_RUN_DIR "/storage.sock");
@@ -78,6 +79,11 @@ int main(int argc, char **argv)
 		.request_ms = (uint64_t)daemon_config_int(d, "request_timeout_ms",
 		                                          APICONN_REQUEST_MS_DEFAULT,
 		                                          APICONN_TIMEOUT_MS_MIN, APICONN_TIMEOUT_MS_MAX),
+		.body_memory = (size_t)daemon_config_int(d, "body_memory_mib",
+		                                         APICONN_BODY_MEMORY_MIB_DEFAULT,
+		                                         APICONN_BODY_MEMORY_MIB_MIN,
+		                                         APICONN_BODY_MEMORY_MIB_MAX)
+		               << 20,
 		.dispatch = apicall_dispatch,
 		.data = &A.calls,
 	};
