@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "common/durable.h"
 
 _Static_assert(INVITES_FILE_BYTES == 4152, "invites file size");
 _Static_assert(sizeof(INVITES_KDF_CTX) - 1 == crypto_kdf_CONTEXTBYTES, "ctx");
@@ -91,48 +92,18 @@ int invites_decode(const uint8_t *in, size_t len, struct invite ret[INVITES_MAX]
 
 /* ---- files ---- */
 
-/* Writes name in dirfd whole and durably; -EIO (logged) on any failure. */
+/* Writes name in dirfd whole and durably (durable.h); -EIO (logged) on any failure. */
 static int write_durable(int dirfd, const char *name, const uint8_t *data, size_t len)
 {
 	char tmp[NAME_BUF];
-	const char *step = "open";
 	snprintf(tmp, sizeof(tmp), "%s%s", name, INVITES_TMP_SUFFIX);
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		goto fail;
-	step = "write";
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			goto fail;
-		}
-		off += (size_t)w;
-	}
-	step = "fsync";
-	if (fsync(fd) != 0)
-		goto fail;
-	int rc = close(fd);
-	fd = -1;
-	if (rc != 0)
-		goto fail;
-	step = "rename";
-	if (renameat(dirfd, tmp, dirfd, name) != 0)
-		goto fail;
-	if (fsync(dirfd) != 0) {
-		log_err("invites: directory fsync after writing %s: %s", name, strerror(errno));
+	enum durable_step step;
+	int rc = durable_replace(dirfd, name, tmp, data, len, NULL, NULL, &step);
+	if (rc < 0) {
+		log_err("invites: %s of %s failed: %s", durable_step_name(step), tmp, strerror(-rc));
 		return -EIO;
 	}
 	return 0;
-fail:
-	log_err("invites: %s of %s failed: %s", step, tmp, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dirfd, tmp, 0);
-	return -EIO;
 }
 
 static void make_header(uint8_t hdr[INVITES_HEADER_BYTES])

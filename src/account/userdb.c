@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/bytes.h"
+#include "common/durable.h"
 
 _Static_assert(USERDB_USER_PLAIN_BYTES == 8549, "user layout");
 _Static_assert(USERDB_NONCE_BYTES == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, "nonce");
@@ -270,57 +271,30 @@ static bool fault(const struct userdb *db, enum userdb_fault step)
 	return true;
 }
 
-/* Writes name in dirfd whole: temporary file, write, fsync, rename over name,
- * fsync of the directory. Logs and returns -EIO on any failure; the
- * temporary file is then removed. After a failed directory fsync the rename
- * may or may not survive a crash; the caller reports failure either way. */
+static bool durable_fault(void *ctx, enum durable_step step)
+{
+	static const enum userdb_fault map[] = {
+		[DURABLE_OPEN] = USERDB_FAULT_OPEN,       [DURABLE_WRITE] = USERDB_FAULT_WRITE,
+		[DURABLE_FSYNC] = USERDB_FAULT_FSYNC,     [DURABLE_RENAME] = USERDB_FAULT_RENAME,
+		[DURABLE_DIRSYNC] = USERDB_FAULT_DIRSYNC,
+	};
+	return fault(ctx, map[step]);
+}
+
+/* Writes name in dirfd whole and durably (durable.h). Logs and returns -EIO on
+ * any failure. */
 static int write_file(struct userdb *db, int dirfd, const char *name, const uint8_t *data,
                       size_t len)
 {
 	char tmp[NAME_BUF + sizeof(USERDB_TMP_SUFFIX)];
-	const char *step = "open";
-	int fd = -1;
-
 	snprintf(tmp, sizeof(tmp), "%s%s", name, USERDB_TMP_SUFFIX);
-	fd = fault(db, USERDB_FAULT_OPEN)
-	         ? -1
-	         : openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		goto fail;
-	step = "write";
-	for (size_t off = 0; off < len;) {
-		ssize_t n = fault(db, USERDB_FAULT_WRITE) ? -1 : write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	step = "fsync";
-	if (fault(db, USERDB_FAULT_FSYNC) || fsync(fd) != 0)
-		goto fail;
-	int rc = close(fd);
-	fd = -1;
-	if (rc != 0)
-		goto fail;
-	step = "rename";
-	if (fault(db, USERDB_FAULT_RENAME) || renameat(dirfd, tmp, dirfd, name) != 0)
-		goto fail;
-	step = "directory fsync";
-	if (fault(db, USERDB_FAULT_DIRSYNC) || fsync(dirfd) != 0) {
-		log_err("userdb: %s after writing %s: %s", step, name, strerror(errno));
+	enum durable_step step;
+	int rc = durable_replace(dirfd, name, tmp, data, len, durable_fault, db, &step);
+	if (rc < 0) {
+		log_err("userdb: %s of %s failed: %s", durable_step_name(step), tmp, strerror(-rc));
 		return -EIO;
 	}
 	return 0;
-fail:
-	log_err("userdb: %s of %s failed: %s", step, tmp, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dirfd, tmp, 0);
-	return -EIO;
 }
 
 static int save_user(void *ctx, const struct users_user *u)

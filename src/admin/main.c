@@ -15,6 +15,7 @@
 
 #include "account/userdb.h"
 #include "account/users.h"
+#include "common/durable.h"
 #include "common/keybundle.h"
 #include "common/keys.h"
 #include "common/userid.h"
@@ -71,33 +72,16 @@ static int read_smk(const char *path, uint8_t smk[KEYS_SMK_BYTES])
 
 static int write_file_0600(const char *dir, const char *name, const uint8_t *p, size_t len)
 {
-	char path[4096], tmp[4096];
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
+	char tmp[256];
+	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
 		return -errno;
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, p + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return -e;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		unlink(tmp);
-		return -errno;
-	}
-	if (rename(tmp, path) < 0)
-		return -errno;
-	return 0;
+	enum durable_step step;
+	int rc = durable_replace(dirfd, name, tmp, p, len, NULL, NULL, &step);
+	close(dirfd);
+	return rc;
 }
 
 /* mkdir -p with mode 0700 for what it creates; 0 or -errno. */
