@@ -58,22 +58,6 @@ struct users_limits users_default_limits(uint8_t level)
 	return def[level];
 }
 
-/* The normal-address hash of PROTOCOL.md 2.6 for any 10 bytes: addrhash_normal
- * refuses "system" (it is not a valid address), but the server must know its
- * hash to refuse it. Tested against addrhash_normal. */
-static int hash_any(uint8_t out[ADDRHASH_BYTES], const uint8_t addr[ADDR32_BYTES],
-                    const uint8_t salt[ADDRHASH_SALT_BYTES], const struct addrhash_params *p)
-{
-	uint8_t h[ADDRHASH_ARGON2_OUT_BYTES];
-	if (crypto_pwhash(h, sizeof(h), (const char *)addr, ADDR32_BYTES, salt, p->opslimit,
-	                  (size_t)p->memlimit_kib * 1024u, crypto_pwhash_ALG_ARGON2ID13) != 0)
-		return -ENOMEM;
-	for (size_t i = 0; i < ADDRHASH_BYTES; i++)
-		out[i] = h[i] ^ h[i + ADDRHASH_BYTES];
-	sodium_memzero(h, sizeof(h));
-	return 0;
-}
-
 int users_settings_init(struct users_settings *ret, const struct addrhash_params *p,
                         const uint8_t salt[ADDRHASH_SALT_BYTES])
 {
@@ -88,7 +72,7 @@ int users_settings_init(struct users_settings *ret, const struct addrhash_params
 	s.params = *p;
 	for (uint8_t l = 0; l < ACCOUNT_LEVELS; l++)
 		s.limits[l] = users_default_limits(l);
-	rc = hash_any(s.system_hash, addr32_system, salt, p);
+	rc = addrhash_normal_any(s.system_hash, addr32_system, salt, p);
 	for (size_t i = 0; rc == 0 && i < ACCOUNT_RESERVED_COUNT; i++) {
 		if (addr32_parse(reserved_names[i], strlen(reserved_names[i]), a) != ADDR32_NORMAL ||
 		    !addr32_is_reserved(a))

@@ -54,10 +54,10 @@ int addrhash_params_decode(const uint8_t *in, size_t len, struct addrhash_params
 	return 0;
 }
 
-int addrhash_normal(uint8_t out[ADDRHASH_BYTES], const uint8_t addr[ADDR32_BYTES],
-                    const uint8_t salt[ADDRHASH_SALT_BYTES], const struct addrhash_params *p)
+int addrhash_normal_any(uint8_t out[ADDRHASH_BYTES], const uint8_t addr[ADDR32_BYTES],
+                        const uint8_t salt[ADDRHASH_SALT_BYTES], const struct addrhash_params *p)
 {
-	if (addr32_classify(addr) != ADDR32_NORMAL || addrhash_params_check(p) < 0)
+	if (addrhash_params_check(p) < 0)
 		return -EINVAL;
 	uint8_t h[ADDRHASH_ARGON2_OUT_BYTES];
 	if (crypto_pwhash(h, sizeof(h), (const char *)addr, ADDR32_BYTES, salt, p->opslimit,
@@ -67,6 +67,14 @@ int addrhash_normal(uint8_t out[ADDRHASH_BYTES], const uint8_t addr[ADDR32_BYTES
 		out[i] = h[i] ^ h[i + ADDRHASH_BYTES];
 	sodium_memzero(h, sizeof(h));
 	return 0;
+}
+
+int addrhash_normal(uint8_t out[ADDRHASH_BYTES], const uint8_t addr[ADDR32_BYTES],
+                    const uint8_t salt[ADDRHASH_SALT_BYTES], const struct addrhash_params *p)
+{
+	if (addr32_classify(addr) != ADDR32_NORMAL)
+		return -EINVAL;
+	return addrhash_normal_any(out, addr, salt, p);
 }
 
 void addrhash_shield(uint8_t out[ADDRHASH_BYTES], const uint8_t addr[ADDR32_BYTES],

@@ -59,6 +59,12 @@ int addrhash_normal(uint8_t out[ADDRHASH_BYTES], const uint8_t addr[ADDR32_BYTES
                     const uint8_t salt[ADDRHASH_SALT_BYTES],
                     const struct addrhash_params *p) WUR;
 
+/* The same computation for any 10 bytes, valid address or not: the server
+ * needs the hashes of forbidden values such as "system" to refuse them. */
+int addrhash_normal_any(uint8_t out[ADDRHASH_BYTES], const uint8_t addr[ADDR32_BYTES],
+                        const uint8_t salt[ADDRHASH_SALT_BYTES],
+                        const struct addrhash_params *p) WUR;
+
 /* SipHash-2-4 of a shield address. The caller has classified addr as
  * ADDR32_SHIELD; the hash itself accepts any 10 bytes. */
 void addrhash_shield(uint8_t out[ADDRHASH_BYTES], const uint8_t addr[ADDR32_BYTES],

@@ -233,9 +233,27 @@ static void params_block_rejects(void)
 	CHECK(q.opslimit == 0x77 && q.memlimit_kib == 0x77);
 }
 
+/* addrhash_normal_any hashes what addrhash_normal refuses (the server needs
+ * the hash of "system"), and agrees with it on every valid address. */
+static void normal_any_covers_forbidden_values(void)
+{
+	uint8_t salt[ADDRHASH_SALT_BYTES] = { 7 }, a[ADDR32_BYTES], h1[ADDRHASH_BYTES],
+	        h2[ADDRHASH_BYTES];
+	struct addrhash_params p = { .opslimit = 1, .memlimit_kib = 8192 };
+	CHECK(addrhash_normal(h1, addr32_system, salt, &p) == -EINVAL);
+	CHECK(addrhash_normal_any(h1, addr32_system, salt, &p) == 0);
+	CHECK(addr32_parse("alice", 5, a) == ADDR32_NORMAL);
+	CHECK(addrhash_normal(h1, a, salt, &p) == 0);
+	CHECK(addrhash_normal_any(h2, a, salt, &p) == 0);
+	CHECK_MEM(h1, h2, ADDRHASH_BYTES);
+	struct addrhash_params bad = { .opslimit = 0, .memlimit_kib = 8192 };
+	CHECK(addrhash_normal_any(h2, a, salt, &bad) == -EINVAL);
+}
+
 int main(void)
 {
 	check_init();
+	RUN(normal_any_covers_forbidden_values);
 	RUN(normal_golden);
 	RUN(normal_is_folded_argon2id);
 	RUN(normal_depends_on_every_input);
