@@ -86,9 +86,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call role_lib,t
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(filter %.a,$^) $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/tools/%.c $(LIB)
+# A tool named <role>_*.c (deliver_mimedump.c) also links that role's library.
+$(BUILD)/tests/%: tests/tools/%.c $$(call role_lib,tool_$$*) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(filter %.a,$^) $(PKG_LIBS)
 
 # The test runner counts PASS/FAIL lines from every tier and prints the total.
 check: all

@@ -40,6 +40,8 @@ ROLES = {
     "api": {"serves": False, "calls": ["account", "storage", "enquiry"], "tcp": {"api": 1}},
     "web": {"serves": False, "calls": [], "tcp": {"web": 2}},
 }
+# Roles started when none are named (roles still being built are left out).
+COMPLETE = ["storage", "account", "api"]
 # Start order: servers before their clients.
 ORDER = ["enquiry", "storage", "account", "deliver", "mta", "api", "web"]
 
@@ -123,7 +125,8 @@ class System:
         self.keep = keep
         self.quiet = quiet
         available = [r for r in ORDER if os.access(self.binary(r), os.X_OK)]
-        self.roles = [r for r in ORDER if r in (roles or available)]
+        default = [r for r in available if r in COMPLETE]
+        self.roles = [r for r in ORDER if r in (roles or default)]
         missing = [r for r in self.roles if r not in available]
         if missing:
             raise LaunchError("not built: " + ", ".join("allears-" + m for m in missing))
