@@ -34,13 +34,14 @@ enum enq_msg {
 struct enq_record {
 	uint16_t pref;       /* MX preference; 0 otherwise */
 	uint8_t ip[16];      /* A: ip[0..3]; AAAA: all 16; zero otherwise */
-	const uint8_t *data; /* MX exchange / PTR name (lower-case, no trailing dot) or TXT text */
+	const uint8_t *data; /* MX exchange (len 0: null MX ".") / PTR name (lower-case, no
+	                      * trailing dot) or TXT text */
 	size_t len;
 };
 
 /* A decoded answer. data pointers point into the decoded buffer. */
 struct enq_answer {
-	uint8_t status; /* CHST_OK, CHST_NOT_FOUND, CHST_TEMPFAIL, CHST_INVALID (chanmsg.h) */
+	uint8_t status; /* CHST_OK, CHST_NOT_FOUND, CHST_TEMPFAIL, CHST_INVALID, CHST_DENIED */
 	uint8_t flags;  /* ENQ_F_* */
 	uint8_t type;   /* the enum enq_msg asked */
 	uint16_t count; /* records, 0 unless CHST_OK (then >= 1) */
