@@ -114,8 +114,12 @@ class Daemon:
 
 class System:
     def __init__(self, build, state=None, roles=None, base_port=None, keep=False,
-                 config_extra=None, quiet=False, init_admin=False):
+                 config_extra=None, quiet=False, init_admin=False, binaries=None):
         self.build = os.path.abspath(build)
+        # binaries: {"deliver": "/path/to/stub"} or {"deliver": ["/path", "arg", ...]}
+        # runs another program (a test stand-in) in a role's place.
+        self.binaries = {r: ([b] if isinstance(b, str) else list(b))
+                         for r, b in (binaries or {}).items()}
         # init_admin: set up with `allears-admin init` (a master admin exists,
         # whose UMK text is then in self.admin_umk) instead of a bare SMK.
         self.init_admin = init_admin
@@ -140,7 +144,12 @@ class System:
 
     # ---- layout ----
     def binary(self, role):
+        if role in self.binaries:
+            return self.binaries[role][0]
         return os.path.join(self.build, "allears-" + role)
+
+    def argv(self, role):
+        return [self.binary(role)] + self.binaries.get(role, [])[1:]
 
     def path(self, *parts):
         return os.path.join(self.state, *parts)
@@ -214,8 +223,11 @@ class System:
                 shutil.copyfile(src, os.path.join(cdir, "keys"))
                 os.chmod(os.path.join(cdir, "keys"), 0o400)
             os.makedirs(self.state_dir(role), mode=0o700, exist_ok=True)
-        if "api" in self.roles:
-            self._make_tls(self.credentials_dir("api"))
+        for role in ("api", "mta", "web"):
+            if role in self.roles:
+                self._make_tls(self.credentials_dir(role))
+        if "web" in self.roles:
+            self._make_web_page(self.credentials_dir("web"))
         config = {"domain": "allears.test"}
         for role in self.roles:
             sec = {}
@@ -230,11 +242,31 @@ class System:
         with open(self.path("config.json"), "w") as f:
             json.dump(config, f, indent=2)
 
+    def _make_web_page(self, cdir):
+        """The Web role's page credential "web": the default page
+        (data/web/index.html) built by `allears-admin web`, as an admin does."""
+        out = os.path.join(cdir, "web")
+        if os.path.exists(out):
+            return
+        page = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "web",
+                            "index.html")
+        subprocess.run([os.path.join(self.build, "allears-admin"), "web", "--out", out, page],
+                       check=True, capture_output=True)
+
     def _make_tls(self, cdir):
         """A throw-away CA and a certificate for localhost and 127.0.0.1, as the
         credentials tls.crt (chain) and tls.key, as ACME files would be given."""
         crt, key = os.path.join(cdir, "tls.crt"), os.path.join(cdir, "tls.key")
         if os.path.exists(crt) and os.path.exists(key) and os.path.exists(self.tls_ca):
+            return
+        # Every role gets the same certificate: made once, then copied.
+        made = [self.path("tls", n) for n in ("server.crt", "server.key")]
+        if all(os.path.exists(p) for p in made) and os.path.exists(self.tls_ca):
+            for src, dst in zip(made, (crt, key)):
+                if os.path.exists(dst):
+                    os.unlink(dst)
+                shutil.copyfile(src, dst)
+                os.chmod(dst, 0o400)
             return
         import datetime
         import ipaddress
@@ -269,10 +301,12 @@ class System:
                 .sign(ca_key, hashes.SHA256()))
         os.makedirs(os.path.dirname(self.tls_ca), mode=0o700, exist_ok=True)
         pem = serialization.Encoding.PEM
+        leaf_pem = leaf.public_bytes(pem)
+        key_pem = leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
         files = [(self.tls_ca, ca.public_bytes(pem), 0o644),
-                 (crt, leaf.public_bytes(pem), 0o400),
-                 (key, leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption()), 0o400)]
+                 (crt, leaf_pem, 0o400), (key, key_pem, 0o400),
+                 (made[0], leaf_pem, 0o400), (made[1], key_pem, 0o400)]
         for path, data, mode in files:
             if os.path.exists(path):
                 os.unlink(path)
@@ -326,7 +360,7 @@ class System:
                    (os.POSIX_SPAWN_DUP2, d.log.fileno(), 2)]
         actions += [(os.POSIX_SPAWN_DUP2, fd, 3 + i) for i, fd in enumerate(high)]
         # LISTEN_PID must be the daemon's own pid: the shell sets it and execs.
-        argv = ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', self.binary(d.role)]
+        argv = ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"'] + self.argv(d.role)
         try:
             pid = os.posix_spawn("/bin/sh", argv, env, file_actions=actions)
         finally:

@@ -15,6 +15,7 @@
 
 #include "account/userdb.h"
 #include "account/users.h"
+#include "admin/web.h"
 #include "common/durable.h"
 #include "common/keybundle.h"
 #include "common/keys.h"
@@ -37,7 +38,14 @@ static void usage(FILE *f)
 	           "      A new installation: makes an SMK and prints it once for offline backup,\n"
 	           "      writes every role's credential into the first DIR, creates Account's\n"
 	           "      state in the second with the master admin (UserID 0, level 3), and\n"
-	           "      prints the admin's User Master Key once. Refuses to overwrite anything.\n");
+	           "      prints the admin's User Master Key once. Refuses to overwrite anything.\n"
+	           "  allears-admin web [--out FILE] [--max-age SECONDS] [--gzip PROG|none]\n"
+	           "                    [--brotli PROG|none] PAGE.html\n"
+	           "      Checks the page (size, Subresource Integrity on external scripts and\n"
+	           "      styles, nothing its Content-Security-Policy would block), builds that\n"
+	           "      CSP, precompresses it with gzip and brotli when installed, and writes\n"
+	           "      the page file allears-web serves (default\n"
+	           "      " ADMIN_WEB_DEFAULT_OUT ", mode 0644).\n");
 }
 
 /* Reads the SMK text from path ('-' = stdin): 92 hex characters, optionally
@@ -311,6 +319,8 @@ int main(int argc, char **argv)
 		return cmd_credentials(argc - 2, argv + 2);
 	if (strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 2, argv + 2);
+	if (strcmp(argv[1], "web") == 0)
+		return admin_web_main(argc - 2, argv + 2);
 	usage(stderr);
 	return EXIT_USAGE;
 }
