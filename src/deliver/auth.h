@@ -55,4 +55,30 @@ uint8_t auth_dmarc_check(const char *hdr_from_domain, uint8_t spf, const char *s
 int auth_psl_load(const char *path) WUR;
 void auth_org_domain(const char *domain, char *out, size_t cap);
 
+/* Added by the authentication library (section 20). */
+
+/* A domain name as the DNS questions here need it: 1..253 bytes of labels
+ * (1..63 bytes of letters, digits, '-' and '_') with dots between, one
+ * trailing dot allowed and not counted. */
+bool auth_domain_valid(const char *d, size_t n);
+
+/* DMARC as auth_dmarc_check, also saying which record was used and which
+ * policy it asks for (the ExtMsg keeps only the result). */
+enum auth_dmarc_policy {
+	AUTH_DMARC_P_NONE = 0, /* no record, or p=none */
+	AUTH_DMARC_P_QUARANTINE = 1,
+	AUTH_DMARC_P_REJECT = 2,
+};
+struct auth_dmarc_info {
+	uint8_t result;   /* enum msg_dmarc (the return value of auth_dmarc_check) */
+	uint8_t policy;   /* enum auth_dmarc_policy that applies: sp= for a subdomain when set */
+	bool org_record;  /* the record came from the organizational domain */
+	bool dkim_aligned;
+	bool spf_aligned;
+	char record_domain[256]; /* where the record was found; empty when none */
+};
+uint8_t auth_dmarc_evaluate(const char *hdr_from_domain, uint8_t spf, const char *spf_domain,
+                            const struct msg_dkim *dkim, size_t dkim_count,
+                            const struct auth_dns *dns, struct auth_dmarc_info *ret_info);
+
 #endif
