@@ -10,6 +10,8 @@ import sys
 import tempfile
 import time
 
+import json
+
 import argon2.low_level
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives import serialization
@@ -179,3 +181,28 @@ def lookup(mta, addr, tag=7):
     return raw[0], struct.unpack_from("<H", raw, 1)[0], raw[3]
 
 
+
+
+class ClientUser:
+    """A user of the `allears` client with its own home directory, set up to
+    talk to the launcher's API with the launcher's CA."""
+
+    def __init__(self, system, root, name):
+        self.home = os.path.join(root, name)
+        os.mkdir(self.home, 0o700)
+        with open(os.path.join(self.home, "config"), "w") as f:
+            f.write("server = localhost\nport = %d\nca = %s\n" % (system.port("api"),
+                                                                    system.tls_ca))
+
+    def run(self, *args, stdin=None):
+        env = dict(os.environ, ALLEARS_HOME=self.home)
+        env.pop("NO_COLOR", None)
+        return subprocess.run([os.path.join(BUILD, "allears")] + list(args), input=stdin,
+                              capture_output=True, env=env, timeout=120)
+
+    def json(self, *args, stdin=None):
+        p = self.run("--json", *args, stdin=stdin)
+        if p.returncode != 0:
+            raise RuntimeError("allears %s: %d %s" % (" ".join(args), p.returncode,
+                                                      p.stderr.decode(errors="replace")))
+        return json.loads(p.stdout)

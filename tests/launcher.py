@@ -41,7 +41,7 @@ ROLES = {
     "web": {"serves": False, "calls": [], "tcp": {"web": 2}},
 }
 # Roles started when none are named (roles still being built are left out).
-COMPLETE = ["storage", "account", "api"]
+COMPLETE = ["enquiry", "storage", "account", "deliver", "mta", "api", "web"]
 # Start order: servers before their clients.
 ORDER = ["enquiry", "storage", "account", "deliver", "mta", "api", "web"]
 
@@ -472,14 +472,34 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temporary state directory")
     args = ap.parse_args()
     roles = args.roles.split(",") if args.roles else None
+    dns = None
     try:
         system = System(args.build, args.state, roles, args.base_port, args.keep)
-    except LaunchError as e:
+        if "enquiry" in system.roles:
+            # Enquiry asks a DNS server of our own on loopback, never the
+            # machine's resolver: it knows the names below and nothing else.
+            from dnsserver import DNSServer
+            dns = DNSServer(LOCAL_DNS_RECORDS).start()
+            system.config_extra["enquiry"] = {"resolvers": [dns.address]}
+    except Exception as e:
         print("launcher: %s" % e, file=sys.stderr)
         return 1
     if not system.roles:
         print("launcher: no daemons are built yet in %s" % args.build, file=sys.stderr)
         return 1
+    try:
+        return run_system(system, dns)
+    finally:
+        if dns:
+            dns.stop()
+
+
+# What `make run`'s DNS server knows: the local names, so that mail sent from
+# this machine gets its reverse DNS and HELO checked like any other.
+LOCAL_DNS_RECORDS = [("A", "localhost", "127.0.0.1"), ("MX", "allears.test", 10, "localhost")]
+
+
+def run_system(system, dns):
     stop = []
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -496,8 +516,14 @@ def main():
                                       else "127.0.0.1:%d" % system.port(n)) for n, _ in d.fds)
         print("  allears-%-8s pid %-7d %s" % (role, d.proc.pid, where or "(no listener)"))
     print("  logs: %s" % system.path("log"))
+    if dns:
+        print("  DNS for Enquiry: dnsmasq on %s (no other resolver is asked)" % dns.address)
+    if "mta" in system.roles:
+        print("  send mail: swaks --server 127.0.0.1 --port %d --to ADDRESS@allears.test"
+              % system.port("smtp"))
     if "api" in system.roles:
-        print("  the API's TLS certificate is signed by the CA in %s" % system.tls_ca)
+        print("  the TLS certificate of the API, MTA and Web roles is signed by the CA in %s"
+              % system.tls_ca)
     invite = os.path.join(system.state_dir("account"), "bootstrap-invite")
     if "account" in system.roles and os.path.exists(invite):
         print("  first admin's invitation (single use): %s" % invite)

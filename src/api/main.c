@@ -32,16 +32,7 @@ static struct {
 
 static void load_tls(struct daemon *d)
 {
-	size_t clen, klen;
-	uint8_t *chain = daemon_credential_required(d, API_TLS_CHAIN_CREDENTIAL, &clen);
-	uint8_t *key = daemon_credential_required(d, API_TLS_KEY_CREDENTIAL, &klen);
-	int rc = tls_ctx_new(chain, clen, key, klen, &A.tls);
-	sodium_free(chain);
-	sodium_free(key);
-	if (rc < 0)
-		daemon_config_fail(d, "the credentials \"%s\" and \"%s\" are not a usable certificate "
-		                      "chain and key: %s",
-		                   API_TLS_CHAIN_CREDENTIAL, API_TLS_KEY_CREDENTIAL, strerror(-rc));
+	A.tls = daemon_load_tls(d, API_TLS_CHAIN_CREDENTIAL, API_TLS_KEY_CREDENTIAL);
 	if (tls_ctx_set_alpn(A.tls, API_ALPN) < 0)
 		fatalx("api: ALPN");
 }

@@ -22,6 +22,9 @@ enum dlv_msg {
 #define DLVREC_RCPT_MAX 100         /* RFC 5321 4.5.3.1.8: at least 100 must be accepted */
 #define DLVREC_LOCAL_MAX 64         /* local part, bytes */
 #define DLVREC_MESSAGE_MAX (32u * 1024 * 1024) /* raw message after dot-unstuffing */
+/* The largest header: 33 fixed bytes, helo and env_from at 255 each, and 100
+ * recipients of 4 + 64 bytes. */
+#define DLVREC_HEAD_MAX 7345
 /* Session flags: exactly the MSG_EXT_F_* bits the MTA knows. */
 #define DLVREC_FLAGS_ALLOWED (MSG_EXT_F_ESMTP | MSG_EXT_F_STARTTLS | MSG_EXT_F_PIPELINING | \
 	MSG_EXT_F_BARE_LF | MSG_EXT_F_PROTO_VIOLATION | MSG_EXT_F_INVALID_CMDS |             \

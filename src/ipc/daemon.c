@@ -12,6 +12,8 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "ipc/tls.h"
+
 #ifndef ALLEARS_VERSION
 #define ALLEARS_VERSION "0.1.0"
 #endif
@@ -299,4 +301,21 @@ void daemon_free(struct daemon *d)
 	free(d->config_path);
 	free(d->state_dir);
 	*d = (struct daemon){ 0 };
+}
+
+struct tls_ctx *daemon_load_tls(const struct daemon *d, const char *chain_name,
+                                const char *key_name)
+{
+	size_t clen, klen;
+	struct tls_ctx *ctx = NULL;
+	uint8_t *chain = daemon_credential_required(d, chain_name, &clen);
+	uint8_t *key = daemon_credential_required(d, key_name, &klen);
+	int rc = tls_ctx_new(chain, clen, key, klen, &ctx);
+	sodium_free(chain);
+	sodium_free(key);
+	if (rc < 0)
+		daemon_config_fail(d, "the credentials \"%s\" and \"%s\" are not a usable certificate "
+		                      "chain and key: %s",
+		                   chain_name, key_name, strerror(-rc));
+	return ctx;
 }

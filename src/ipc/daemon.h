@@ -66,6 +66,12 @@ uint8_t *daemon_credential_required(const struct daemon *d, const char *name, si
  * missing one, or one that is not this role's, is a configuration error. */
 struct keybundle *daemon_load_keys(const struct daemon *d, enum role r);
 
+/* Makes a TLS server context (tls.h) from the credentials chain_name (the
+ * certificate chain, PEM) and key_name (its private key, PEM); wipes both.
+ * A missing or unusable credential is a configuration error (exits 78). */
+struct tls_ctx *daemon_load_tls(const struct daemon *d, const char *chain_name,
+                                const char *key_name);
+
 /* Sends READY=1 and a STATUS= line to systemd (a no-op without systemd). */
 void daemon_ready(const struct daemon *d, const char *status);
 

@@ -35,16 +35,7 @@ static struct {
 
 static void load_tls(struct daemon *d)
 {
-	size_t clen, klen;
-	uint8_t *chain = daemon_credential_required(d, WEB_TLS_CHAIN_CREDENTIAL, &clen);
-	uint8_t *key = daemon_credential_required(d, WEB_TLS_KEY_CREDENTIAL, &klen);
-	int rc = tls_ctx_new(chain, clen, key, klen, &W.tls);
-	sodium_free(chain);
-	sodium_free(key);
-	if (rc < 0)
-		daemon_config_fail(d, "the credentials \"%s\" and \"%s\" are not a usable certificate "
-		                      "chain and key: %s",
-		                   WEB_TLS_CHAIN_CREDENTIAL, WEB_TLS_KEY_CREDENTIAL, strerror(-rc));
+	W.tls = daemon_load_tls(d, WEB_TLS_CHAIN_CREDENTIAL, WEB_TLS_KEY_CREDENTIAL);
 	if (tls_ctx_set_alpn(W.tls, WEB_ALPN) < 0)
 		fatalx("web: ALPN");
 }

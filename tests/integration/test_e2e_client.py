@@ -32,26 +32,7 @@ CANARY_BODY = "e2e-canary-body-4d1f"
 CANARY_SUBJECT = "e2e canary subject 77aa"
 
 
-class User:
-    def __init__(self, system, root, name):
-        self.home = os.path.join(root, name)
-        os.mkdir(self.home, 0o700)
-        with open(os.path.join(self.home, "config"), "w") as f:
-            f.write("server = localhost\nport = %d\nca = %s\n" % (system.port("api"),
-                                                                    system.tls_ca))
-
-    def run(self, *args, stdin=None):
-        env = dict(os.environ, ALLEARS_HOME=self.home)
-        env.pop("NO_COLOR", None)
-        return subprocess.run([CLIENT] + list(args), input=stdin, capture_output=True, env=env,
-                              timeout=120)
-
-    def json(self, *args, stdin=None):
-        p = self.run("--json", *args, stdin=stdin)
-        if p.returncode != 0:
-            raise RuntimeError("allears %s: %d %s" % (" ".join(args), p.returncode,
-                                                      p.stderr.decode(errors="replace")))
-        return json.loads(p.stdout)
+User = itest.ClientUser
 
 
 def main():

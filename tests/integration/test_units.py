@@ -256,7 +256,7 @@ def check_consistency():
         src, allsrc = main_c(role), role_source(role)
         if not case("%s has a daemon" % sfile, src is not None):
             continue
-        servers = set(re.findall(r"rpc_client_new\([^;]*?ROLE_\w+\s*,\s*ROLE_(\w+)", src))
+        servers = set(re.findall(r"rpc_(?:client_new|sync_connect)\([^;]*?ROLE_\w+\s*,\s*ROLE_(\w+)", src))
         want_groups = {"allears-" + s.lower() for s in servers}
         have_groups = set(words(svc, "Service", "SupplementaryGroups"))
         case("%s groups are the sockets it connects to" % sfile,
