@@ -56,7 +56,7 @@ BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 # Second expansion lets prerequisites depend on the target's stem.
 .SECONDEXPANSION:
-.PHONY: all check unit-tests fuzz fuzz-build run install deps clean bench
+.PHONY: all check unit-tests fuzz fuzz-build run install deps clean bench vm-test
 all: $(LIB) $(ROLE_LIBS) $(PROGS) $(UNIT_BIN) $(TOOL_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -151,6 +151,14 @@ install: all
 	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/allears
 	install -m 0644 README.md LICENSE docs/*.md $(DESTDIR)$(PREFIX)/share/doc/allears/
+
+# VM tests under a real systemd (vm-tests/README.md): installs this build with
+# `make install DESTDIR=<payload> PREFIX=/usr` into a cached Debian 12 rootfs
+# booted by systemd-nspawn (every scenario) and qemu (a smaller set). Root only.
+# VM_LANE=nspawn|qemu|all; VM_ARGS passes more options (--roles, --only).
+VM_LANE ?= all
+vm-test: all
+	vm-tests/run.sh --lane $(VM_LANE) --no-build $(VM_ARGS) $(BUILD)
 
 deps:
 	.ci/deps

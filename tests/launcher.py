@@ -197,7 +197,8 @@ class System:
         smk_file = self.path("smk")
         admin = os.path.join(self.build, "allears-admin")
         if not os.path.exists(smk_file) and self.init_admin:
-            out = subprocess.run([admin, "init", "--credentials", self.path("keys"),
+            out = subprocess.run([admin, "init", "--encrypt", "no",
+                                  "--credentials", self.path("keys"),
                                   "--account-state", self.state_dir("account")], check=True,
                                  capture_output=True, text=True).stdout.splitlines()
             at = [i for i, line in enumerate(out) if line.startswith("Server Master Key")][0]
@@ -213,7 +214,7 @@ class System:
             fd = os.open(smk_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(smk)
-            subprocess.run([admin, "credentials", "--smk-file", smk_file, "--out",
+            subprocess.run([admin, "credentials", "--encrypt", "no", "--smk-file", smk_file, "--out",
                             self.path("keys")], check=True)
         for role in self.roles:
             cdir = self.credentials_dir(role)
