@@ -1,4 +1,4 @@
-/* charset.c: any charset label to UTF-8 for Deliver (docs/PROTOCOL.md 19.3).
+/* charset.c: any charset label to UTF-8 for Deliver (docs/PROTOCOL.md 19.6).
  * UTF-8 and windows-1252 (which also serves latin-1 and unlabelled 8-bit
  * text, as browsers do) are decoded here; everything else goes through glibc
  * iconv, with a small per-thread cache of open converters because

@@ -32,7 +32,8 @@
 #define DELIVER_PSL_DEFAULT "/usr/share/publicsuffix/public_suffix_list.dat"
 #define DELIVER_STORE_TIMEOUT_MS 60000
 #define DELIVER_DNS_TIMEOUT_MS 5000
-#define DELIVER_DNS_LOOKUPS_MAX 40 /* per message, every kind together */
+#define DELIVER_DNS_BUDGET_MS 30000 /* all lookups of one message together */
+#define DELIVER_DNS_LOOKUPS_MAX 40 /* per check (DKIM, SPF, DMARC each count their own) */
 #define DELIVER_UID_NONE 65535u
 #define DELIVER_USERS_MAX 4096u
 /* Flags of an address (ACC_LOOKUP answer, PROTOCOL.md 10.2). */
@@ -79,6 +80,7 @@ static struct {
 	struct workq *q;
 	const char *enq_path; /* NULL: no lookups */
 	long dns_timeout_ms;
+	long dns_budget_ms;
 	size_t jobs;
 	size_t max_jobs;
 	uint64_t store_ms_avg; /* recent store round trip, for the no-store hold */
@@ -91,6 +93,12 @@ static struct {
 /* Each worker thread keeps its own blocking channel to Enquiry. */
 static __thread struct rpc_sync *t_enq;
 static __thread uint8_t *t_enq_buf;
+/* When the lookups of the message this thread converts must end (loop_now_ms). */
+static __thread uint64_t t_dns_deadline;
+/* After a failed connection, Enquiry counts as down until then: the rest of
+ * the message's questions fail at once instead of each waiting again. */
+static __thread uint64_t t_enq_down_until;
+#define DELIVER_ENQ_RETRY_MS 2000
 
 static void enq_close(void)
 {
@@ -105,11 +113,14 @@ static int enq_connect(void)
 {
 	if (t_enq)
 		return 0;
+	if (loop_now_ms() < t_enq_down_until)
+		return -ENOTCONN;
 	struct rpc_sync *c = xcalloc(1, sizeof(*c));
 	int rc = rpc_sync_connect(c, D.enq_path, ROLE_DELIVER, ROLE_ENQUIRY,
 	                          keybundle_pair(D.kb, ROLE_DELIVER, ROLE_ENQUIRY));
 	if (rc < 0) {
 		free(c);
+		t_enq_down_until = loop_now_ms() + DELIVER_ENQ_RETRY_MS;
 		return rc;
 	}
 	struct timeval tv = { .tv_sec = D.dns_timeout_ms / 1000,
@@ -128,6 +139,8 @@ static int enq_lookup(void *ctx, uint8_t type, const char *name, uint8_t family,
 {
 	if (!D.enq_path)
 		return -ENOTCONN;
+	if (loop_now_ms() >= t_dns_deadline)
+		return -ETIMEDOUT; /* this message has had its time: the rest count as temperror */
 	struct wr w = WR_INIT;
 	int rc = type == ENQ_PTR ? enq_request_ptr(&w, family, ip) : enq_request_name(&w, name);
 	if (rc < 0) {
@@ -284,6 +297,7 @@ static void job_work(void *arg)
 	}
 	x.attach_count = m.attach_seen > MSG_ATTACH_MAX ? MSG_ATTACH_MAX : (uint8_t)m.attach_seen;
 
+	t_dns_deadline = loop_now_ms() + (uint64_t)D.dns_budget_ms;
 	/* Where the message came from: reverse DNS, and whether the names given
 	 * resolve back to the peer. */
 	char rdns[MSG_RDNS_MAX + 1] = "";
@@ -557,8 +571,8 @@ int main(int argc, char **argv)
 	struct daemon *d = &D.d;
 	daemon_init(d, "deliver", argc, argv);
 	static const char *const allowed[] = { "storage_socket", "enquiry_socket", "workers",
-		                                   "max_jobs", "dns_timeout_ms", "public_suffix_list",
-		                                   NULL };
+		                                   "max_jobs", "dns_timeout_ms", "dns_budget_ms",
+		                                   "public_suffix_list", NULL };
 	daemon_config_allow(d, allowed);
 	const char *sto_path = daemon_config_str(d, "storage_socket", SOCK_RUN_DIR "/storage.sock");
 	D.enq_path = daemon_config_str(d, "enquiry_socket", SOCK_RUN_DIR "/enquiry.sock");
@@ -567,6 +581,7 @@ int main(int argc, char **argv)
 	long workers = daemon_config_int(d, "workers", DELIVER_WORKERS_DEFAULT, 1, WORKQ_MAX_THREADS);
 	D.max_jobs = (size_t)daemon_config_int(d, "max_jobs", DELIVER_MAX_JOBS_DEFAULT, 1, 4096);
 	D.dns_timeout_ms = daemon_config_int(d, "dns_timeout_ms", DELIVER_DNS_TIMEOUT_MS, 100, 60000);
+	D.dns_budget_ms = daemon_config_int(d, "dns_budget_ms", DELIVER_DNS_BUDGET_MS, 100, 600000);
 	const char *psl = daemon_config_str(d, "public_suffix_list", "");
 	if (psl[0] && auth_psl_load(psl) < 0)
 		daemon_config_fail(d, "cannot load the public suffix list %s", psl);

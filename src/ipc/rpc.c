@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
@@ -794,11 +795,20 @@ int rpc_sync_connect(struct rpc_sync *c, const char *path, enum role me, enum ro
 	uint8_t ack[CHAN_FRAME_MAX];
 	size_t alen;
 	int afd = -1;
-	int r = chan_client_hello(&c->s, hello, me, server, pair_key);
+	/* A listening socket nobody accepts on (its server stopped, the socket
+	 * kept by systemd) must not block the caller for ever. */
+	struct timeval tv = { .tv_sec = RPC_HANDSHAKE_TIMEOUT_MS / 1000,
+		                  .tv_usec = (RPC_HANDSHAKE_TIMEOUT_MS % 1000) * 1000 };
+	struct timeval none = { 0 };
+	int r = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ? -errno : 0;
+	if (r == 0)
+		r = chan_client_hello(&c->s, hello, me, server, pair_key);
 	if (r == 0)
 		r = sock_send_frame(fd, hello, sizeof(hello), -1);
 	if (r == 0)
 		r = sock_recv_frame(fd, ack, sizeof(ack), &alen, &afd);
+	if (r == 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none)) < 0)
+		r = -errno;
 	if (afd >= 0) {
 		close(afd);
 		r = -EPROTO;

@@ -28,7 +28,10 @@ int mta_record_answer(const uint8_t *p, size_t len, unsigned rcpt_count)
 	if (len < 2 || len > DLV_ANSWER_MAX || p[0] > CHST_LAST)
 		return -EBADMSG;
 	unsigned count = p[1];
-	if (p[0] == CHST_INVALID ? count != 0 && count != rcpt_count : count != rcpt_count)
+	/* Only OK and LIMIT speak for each recipient; a refusal of the whole
+	 * request (invalid, denied, busy: CHST_TEMPFAIL) may come without them. */
+	bool whole = p[0] != CHST_OK && p[0] != CHST_LIMIT;
+	if (whole ? count != 0 && count != rcpt_count : count != rcpt_count)
 		return -EBADMSG;
 	if (len != 2 + (size_t)count)
 		return -EBADMSG;

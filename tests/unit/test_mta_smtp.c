@@ -452,6 +452,13 @@ static void record_answer(void)
 	CHECK(mta_record_answer(ok, 0, 2) == -EBADMSG);
 	const uint8_t zero_ok[] = { CHST_OK, 0 };
 	CHECK(mta_record_answer(zero_ok, sizeof(zero_ok), 2) == -EBADMSG);
+	/* Deliver busy or stopping refuses the whole request without per-recipient bytes. */
+	const uint8_t busy[] = { CHST_TEMPFAIL, 0 };
+	CHECK(mta_record_answer(busy, sizeof(busy), 2) == CHST_TEMPFAIL);
+	const uint8_t denied[] = { CHST_DENIED, 0 };
+	CHECK(mta_record_answer(denied, sizeof(denied), 2) == CHST_DENIED);
+	const uint8_t zero_limit[] = { CHST_LIMIT, 0 };
+	CHECK(mta_record_answer(zero_limit, sizeof(zero_limit), 2) == -EBADMSG);
 	const uint8_t badst[] = { 200, 1, CHST_OK };
 	CHECK(mta_record_answer(badst, sizeof(badst), 1) == -EBADMSG);
 	const uint8_t badrc[] = { CHST_OK, 1, 99 };
