@@ -149,6 +149,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/allears/web
+	install -m 0644 data/web/index.html $(DESTDIR)$(PREFIX)/share/allears/web/index.html
 	install -d $(DESTDIR)$(PREFIX)/share/doc/allears
 	install -m 0644 README.md LICENSE docs/*.md $(DESTDIR)$(PREFIX)/share/doc/allears/
 

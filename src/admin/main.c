@@ -264,7 +264,7 @@ static int cmd_init(int argc, char **argv)
 		       "Next steps:\n"
 		       "  the admin runs: allears key import --uid 0   (and pastes the key)\n"
 		       "  allears-admin tls --chain FULLCHAIN.pem --key KEY.pem   (API, MTA, Web)\n"
-		       "  allears-admin web /usr/share/allears/web/index.html     (the Web page)\n"
+		       "  allears-admin web PREFIX/share/allears/web/index.html   (the Web page)\n"
 		       "  systemctl start allears.target; allears-admin status\n",
 		       text, creds, encrypt ? ".cred" : "",
 		       encrypt ? "encrypted with systemd-creds, for LoadCredentialEncrypted="
