@@ -130,7 +130,7 @@ let
 
   # The web role's page, built from web.html by `allears-admin web` (it checks
   # the page and precomputes its headers and compressed variants). Public.
-  webPage = pkgs.runCommand "allears-web.page" { } ''
+  webPage = pkgs.runCommand "allears-web.page" { nativeBuildInputs = [ pkgs.brotli ]; } ''
     ${cfg.package}/bin/allears-admin web --out "$out" ${cfg.web.html}
   '';
 
@@ -177,7 +177,8 @@ let
       trap 'rm -rf "$work"' EXIT
       ${putSecret}
       install -d -m 0700 ${lib.escapeShellArg cfg.credentialsDirectory}
-      allears-admin init --credentials "$work/keys" --account-state "$work/account" >"$work/secrets"
+      # Plain key bundles on the tmpfs: put_secret below encrypts each one.
+      allears-admin init --encrypt no --credentials "$work/keys" --account-state "$work/account" >"$work/secrets"
       ${keyLines}
       ${lib.optionalString selfSigned ''
         # No certificate configured: a self-signed one, so that the TLS roles
@@ -582,6 +583,8 @@ in
           usesTls = builtins.elem role tlsRoles;
         in
         {
+          # The unit comes from the package: only ever write a drop-in.
+          overrideStrategy = "asDropin";
           restartTriggers = [ configFile ];
           wants = lib.optionals usesTls acmeUnits;
           after = lib.optionals usesTls acmeUnits;

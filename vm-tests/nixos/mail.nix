@@ -18,6 +18,9 @@ in
         self.nixosModules.default
         self.nixosModules.appliance
       ];
+      # The appliance's mkDefault hostName and the test framework's node
+      # name (also mkDefault) would conflict.
+      networking.hostName = lib.mkForce "server";
       services.allears = {
         domain = "example.test";
         hostName = "mail.example.test";

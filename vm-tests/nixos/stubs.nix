@@ -39,6 +39,14 @@ let
         type = types.listOf types.unspecified;
         default = [ ];
       };
+      # As nixos/lib/systemd-unit-options.nix declares it.
+      overrideStrategy = mkOption {
+        type = types.enum [
+          "asDropinIfExists"
+          "asDropin"
+        ];
+        default = "asDropinIfExists";
+      };
       path = mkOption {
         type = types.listOf types.package;
         default = [ ];
