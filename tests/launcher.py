@@ -214,8 +214,8 @@ class System:
             fd = os.open(smk_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(smk)
-            subprocess.run([admin, "credentials", "--encrypt", "no", "--smk-file", smk_file, "--out",
-                            self.path("keys")], check=True)
+            subprocess.run([admin, "credentials", "--encrypt", "no", "--smk-file", smk_file,
+                            "--out", self.path("keys")], check=True, stdout=subprocess.DEVNULL)
         for role in self.roles:
             cdir = self.credentials_dir(role)
             os.makedirs(cdir, mode=0o700, exist_ok=True)

@@ -423,7 +423,11 @@ static void handle_register(struct api_ctx *c, const struct apireq_chan_req *rq,
 	if (rc == 0)
 		rc = invites_remove(c->inv, in.id);
 	if (rc == 0) {
-		rc = users_create(c->db, uid, in.level, uak, epk, now_ms, &uid);
+		/* The registration's own timestamp (inside the window, checked) is the
+		 * user's last request: with the server's clock, a client whose clock
+		 * is a little behind it would find its next requests refused as
+		 * replays. */
+		rc = users_create(c->db, uid, in.level, uak, epk, rq->ts, &uid);
 		if (rc < 0 && invites_put(c->inv, &in) < 0)
 			log_warn("account: an invitation could not be restored after a failed registration");
 	}

@@ -35,6 +35,12 @@
 #define DELIVER_DNS_BUDGET_MS 30000 /* all lookups of one message together */
 #define DELIVER_DNS_LOOKUPS_MAX 40 /* per check (DKIM, SPF, DMARC each count their own) */
 #define DELIVER_UID_NONE 65535u
+/* A wave: the copies made and stored together (at least one recipient's). */
+#define DELIVER_WAVE_BYTES (64u * 1024 * 1024)
+#define DELIVER_WAVE_COPIES 256
+/* After a store failed (not a full mailbox), messages nobody receives are
+ * also answered "try again later" for this long, as real ones would be. */
+#define DELIVER_FAIL_MEMORY_MS 30000
 #define DELIVER_USERS_MAX 4096u
 /* Flags of an address (ACC_LOOKUP answer, PROTOCOL.md 10.2). */
 #define ADDR_F_ORIGIN 0x20
@@ -53,6 +59,9 @@ struct out_msg {
 	size_t n_files; /* an ExtMsg: how many of the next outs are its files */
 };
 
+/* A message from the MTA. It is converted once; then its copies are made and
+ * stored in waves of a few recipients (DELIVER_WAVE_*), so that a message to
+ * many recipients never holds every copy in memory or in descriptors at once. */
 struct job {
 	struct rpc_conn *conn;
 	uint32_t call;
@@ -60,16 +69,34 @@ struct job {
 	const uint8_t *map;
 	size_t map_len;
 	struct dlvrec rec;
-	/* made by the worker */
+	/* made by the worker: the conversion (once) ... */
 	int prep_rc;
+	bool parsed;
+	struct mime_result m;
+	struct msg_ext x; /* points into rec, m and rdns */
+	char rdns[MSG_RDNS_MAX + 1];
+	uint8_t next_rcpt;     /* the first recipient of the next wave */
+	/* One copy per user: first[i] is the first recipient with rcpt[i]'s uid
+	 * (itself for that one), flags[i] the union of that user's address flags. */
+	uint8_t first[DLVREC_RCPT_MAX];
+	uint8_t flags[DLVREC_RCPT_MAX];
+	bool any_known;        /* some recipient has a uid */
+	uint64_t decoy_bytes;  /* with none: what the copies would have weighed */
+	/* ... and the copies of the current wave */
 	struct out_msg *outs;
 	size_t n_outs;
 	/* stores */
 	size_t pending;
 	uint64_t started_ms;
+	uint64_t stored_bytes;
 	uint8_t status[DLVREC_RCPT_MAX];
 	struct loop_timer *hold;
+	uint64_t ping_ms;
 };
+
+/* Store times by size: an average per power of two of a message's stored
+ * bytes, for holding the answer of a message nobody receives (job_hold). */
+#define HOLD_CLASSES 40
 
 static struct {
 	struct daemon d;
@@ -83,7 +110,8 @@ static struct {
 	long dns_budget_ms;
 	size_t jobs;
 	size_t max_jobs;
-	uint64_t store_ms_avg; /* recent store round trip, for the no-store hold */
+	uint64_t hold_ms[HOLD_CLASSES]; /* 0: no sample yet */
+	uint64_t last_fail_ms;          /* the last store that failed (not LIMIT) */
 	/* counters, logged at exit */
 	uint64_t n_msgs, n_copies, n_dropped, n_tempfail;
 } D;
@@ -246,135 +274,175 @@ static int emit(struct job *j, uint8_t rcpt, uint16_t uid, const struct wr *w, c
 	return 0;
 }
 
-/* The files just emitted after the recipient's ExtMsg at index ext. */
-static void files_follow(struct job *j, size_t ext)
+/* Converts the message and checks where it came from (once per message). */
+static int job_parse(struct job *j)
 {
-	if (ext < j->n_outs)
-		j->outs[ext].n_files = j->n_outs - ext - 1;
-}
-
-static void job_work(void *arg)
-{
-	struct job *j = arg;
 	const struct dlvrec *r = &j->rec;
-	struct mime_result m;
+	struct mime_result *m = &j->m;
+	struct msg_ext *x = &j->x;
 	struct mime_limits lim = { 0 };
 	struct auth_dns dns = { .lookup = enq_lookup, .ctx = NULL,
 		                    .max_lookups = DELIVER_DNS_LOOKUPS_MAX };
-	struct msg_ext x;
-	memset(&x, 0, sizeof(x));
+	memset(x, 0, sizeof(*x));
 
 	/* The same work whether or not any recipient exists (only the stores
 	 * differ), so a sender cannot tell unknown addresses by the time taken. */
-	j->prep_rc = mime_parse(r->message.p, r->message.len, &lim, &m);
-	if (j->prep_rc < 0)
-		return;
+	int rc = mime_parse(r->message.p, r->message.len, &lim, m);
+	if (rc < 0)
+		return rc;
+	j->parsed = true;
 
 	char *env_from = cstr(r->env_from.p, r->env_from.len);
 	char *helo = cstr(r->helo.p, r->helo.len);
-	char *hdr_from = first_addr(&m.from);
-	char *reply_to = first_addr(&m.reply_to);
+	char *hdr_from = first_addr(&m->from);
+	char *reply_to = first_addr(&m->reply_to);
 	uint64_t now_s = r->ts / 1000;
 
-	x.ts = r->ts;
-	do
-		randombytes_buf(&x.ref, sizeof(x.ref));
-	while (!x.ref);
-	x.ip_family = r->ip_family;
-	memcpy(x.ip, r->ip, MSG_IP_BYTES);
-	x.tls_version = r->tls_version;
-	x.tls_suite = r->tls_suite;
-	x.flags = (uint16_t)(r->flags | m.flags);
-	x.tz_minutes = m.has_date ? m.tz_minutes : MSG_TZ_NONE;
-	x.date_delta = MSG_DATE_DELTA_NONE;
-	if (m.has_date) {
-		int64_t d = (int64_t)now_s - m.date;
+	x->ts = r->ts;
+	x->ip_family = r->ip_family;
+	memcpy(x->ip, r->ip, MSG_IP_BYTES);
+	x->tls_version = r->tls_version;
+	x->tls_suite = r->tls_suite;
+	x->flags = (uint16_t)(r->flags | m->flags);
+	x->tz_minutes = m->has_date ? m->tz_minutes : MSG_TZ_NONE;
+	x->date_delta = MSG_DATE_DELTA_NONE;
+	if (m->has_date) {
+		int64_t d = (int64_t)now_s - m->date;
 		if (d > INT32_MAX)
 			d = INT32_MAX;
 		if (d <= INT32_MIN)
 			d = INT32_MIN + 1;
-		x.date_delta = (int32_t)d;
+		x->date_delta = (int32_t)d;
 	}
-	x.attach_count = m.attach_seen > MSG_ATTACH_MAX ? MSG_ATTACH_MAX : (uint8_t)m.attach_seen;
+	x->attach_count = m->attach_seen > MSG_ATTACH_MAX ? MSG_ATTACH_MAX : (uint8_t)m->attach_seen;
 
 	t_dns_deadline = loop_now_ms() + (uint64_t)D.dns_budget_ms;
 	/* Where the message came from: reverse DNS, and whether the names given
 	 * resolve back to the peer. */
-	char rdns[MSG_RDNS_MAX + 1] = "";
+	j->rdns[0] = '\0';
 	if (D.enq_path) {
 		struct enq_answer a;
 		if (enq_lookup(NULL, ENQ_PTR, NULL, r->ip_family, r->ip, &a) == 0 &&
 		    a.status == CHST_OK && a.count > 0 && a.rec[0].len <= MSG_RDNS_MAX) {
-			memcpy(rdns, a.rec[0].data, a.rec[0].len);
-			rdns[a.rec[0].len] = '\0';
-			if (name_has_ip(&dns, rdns, r->ip_family, r->ip))
-				x.flags |= MSG_EXT_F_RDNS_MATCH;
+			memcpy(j->rdns, a.rec[0].data, a.rec[0].len);
+			j->rdns[a.rec[0].len] = '\0';
+			if (name_has_ip(&dns, j->rdns, r->ip_family, r->ip))
+				x->flags |= MSG_EXT_F_RDNS_MATCH;
 		}
 		if (name_has_ip(&dns, helo, r->ip_family, r->ip))
-			x.flags |= MSG_EXT_F_HELO_MATCH;
-		x.dkim_count = (uint8_t)auth_dkim_verify(r->message.p, r->message.len, now_s,
-		                                         env_from, hdr_from, reply_to, &dns, x.dkim);
-		x.spf = auth_spf_check(r->ip_family, r->ip, env_from, helo, &dns);
+			x->flags |= MSG_EXT_F_HELO_MATCH;
+		x->dkim_count = (uint8_t)auth_dkim_verify(r->message.p, r->message.len, now_s,
+		                                          env_from, hdr_from, reply_to, &dns, x->dkim);
+		x->spf = auth_spf_check(r->ip_family, r->ip, env_from, helo, &dns);
 		const char *spf_domain = env_from[0] ? domain_of(env_from) : helo;
-		x.dmarc = auth_dmarc_check(domain_of(hdr_from), x.spf, spf_domain, x.dkim, x.dkim_count,
-		                           &dns);
+		x->dmarc = auth_dmarc_check(domain_of(hdr_from), x->spf, spf_domain, x->dkim,
+		                            x->dkim_count, &dns);
 	}
-	if (!msg_text_valid((const uint8_t *)rdns, strlen(rdns), MSG_TEXT_LINE))
-		rdns[0] = '\0';
+	if (!msg_text_valid((const uint8_t *)j->rdns, strlen(j->rdns), MSG_TEXT_LINE))
+		j->rdns[0] = '\0';
 
-	str_set(&x.env_from, r->env_from.p, r->env_from.len);
-	str_set(&x.helo, r->helo.p, r->helo.len);
-	str_set(&x.rdns, (const uint8_t *)rdns, strlen(rdns));
-	str_set(&x.hdr_from, m.from.p, m.from.len);
-	str_set(&x.hdr_to, m.to.p, m.to.len);
-	str_set(&x.cc, m.cc.p, m.cc.len);
-	str_set(&x.reply_to, m.reply_to.p, m.reply_to.len);
-	str_set(&x.msg_id, m.msg_id.p, m.msg_id.len);
-	str_set(&x.in_reply_to, m.in_reply_to.p, m.in_reply_to.len);
-	str_set(&x.subject, m.subject.p, m.subject.len);
-	str_set(&x.headers, m.headers.p, m.headers.len);
-
-	for (uint8_t i = 0; i < r->rcpt_count && j->prep_rc == 0; i++) {
-		const struct dlvrec_rcpt *rc = &r->rcpt[i];
-		if (rc->uid >= DELIVER_USERS_MAX)
-			continue;
-		struct wr w = WR_INIT;
-		str_set(&x.env_to, rc->local.p, rc->local.len);
-		if (rc->flags & ADDR_F_ALLVER)
-			str_set(&x.body, m.body.p, m.body.len);
-		else
-			str_set(&x.body, m.body.p ? m.body.p + m.body_last : NULL, m.body.len - m.body_last);
-		size_t ext = j->n_outs;
-		j->prep_rc = msg_ext_encode(&w, &x);
-		if (j->prep_rc == 0)
-			j->prep_rc = emit(j, i, rc->uid, &w, "extmsg");
-		wr_free(&w);
-		for (size_t k = 0; j->prep_rc == 0 && (rc->flags & ADDR_F_ATTACH) && k < m.attach_count;
-		     k++) {
-			const struct mime_attachment *at = &m.attach[k];
-			struct msg_upl u = { .ts = r->ts, .parent = x.ref, .kind = MSG_UPL_ATTACHMENT };
-			str_set(&u.media_type, at->media_type.p, at->media_type.len);
-			str_set(&u.name, at->name.p, at->name.len);
-			str_set(&u.data, at->data.p, at->data.len);
-			if (msg_upl_encode(&w, &u) == 0)
-				j->prep_rc = emit(j, i, rc->uid, &w, "attachment");
-			wr_free(&w);
-		}
-		if (j->prep_rc == 0 && (rc->flags & ADDR_F_ORIGIN)) {
-			struct msg_upl u = { .ts = r->ts, .parent = x.ref, .kind = MSG_UPL_SOURCE,
-				                 .name = MSG_STR("message.eml") };
-			str_set(&u.data, r->message.p, r->message.len);
-			if (msg_upl_encode(&w, &u) == 0)
-				j->prep_rc = emit(j, i, rc->uid, &w, "source");
-			wr_free(&w);
-		}
-		files_follow(j, ext);
-	}
+	str_set(&x->env_from, r->env_from.p, r->env_from.len);
+	str_set(&x->helo, r->helo.p, r->helo.len);
+	str_set(&x->rdns, (const uint8_t *)j->rdns, strlen(j->rdns));
+	str_set(&x->hdr_from, m->from.p, m->from.len);
+	str_set(&x->hdr_to, m->to.p, m->to.len);
+	str_set(&x->cc, m->cc.p, m->cc.len);
+	str_set(&x->reply_to, m->reply_to.p, m->reply_to.len);
+	str_set(&x->msg_id, m->msg_id.p, m->msg_id.len);
+	str_set(&x->in_reply_to, m->in_reply_to.p, m->in_reply_to.len);
+	str_set(&x->subject, m->subject.p, m->subject.len);
+	str_set(&x->headers, m->headers.p, m->headers.len);
 	free(env_from);
 	free(helo);
 	free(hdr_from);
 	free(reply_to);
-	mime_result_free(&m);
+	return 0;
+}
+
+/* The copies for recipient i: its ExtMsg, then per its flags one UplMsg per
+ * attachment and the original message. With store false they are only
+ * weighed (added to *bytes); with store true they become memfds in j->outs. */
+static int job_copies(struct job *j, uint8_t i, bool store, uint64_t *bytes)
+{
+	const struct dlvrec *r = &j->rec;
+	const struct dlvrec_rcpt *rc = &r->rcpt[i];
+	const struct mime_result *m = &j->m;
+	struct msg_ext *x = &j->x;
+	struct wr w = WR_INIT;
+	size_t ext = j->n_outs;
+	/* Each copy its own ref: a user with two of the recipient addresses gets
+	 * two mails, each with only its own files. */
+	do
+		randombytes_buf(&x->ref, sizeof(x->ref));
+	while (!x->ref);
+	uint8_t flags = j->flags[i];
+	str_set(&x->env_to, rc->local.p, rc->local.len);
+	if (flags & ADDR_F_ALLVER)
+		str_set(&x->body, m->body.p, m->body.len);
+	else
+		str_set(&x->body, m->body.p ? m->body.p + m->body_last : NULL, m->body.len - m->body_last);
+	int err = msg_ext_encode(&w, x);
+	if (err == 0) {
+		*bytes += w.len;
+		if (store)
+			err = emit(j, i, rc->uid, &w, "extmsg");
+	}
+	wr_free(&w);
+	for (size_t k = 0; err == 0 && (flags & ADDR_F_ATTACH) && k < m->attach_count; k++) {
+		const struct mime_attachment *at = &m->attach[k];
+		struct msg_upl u = { .ts = r->ts, .parent = x->ref, .kind = MSG_UPL_ATTACHMENT };
+		str_set(&u.media_type, at->media_type.p, at->media_type.len);
+		str_set(&u.name, at->name.p, at->name.len);
+		str_set(&u.data, at->data.p, at->data.len);
+		if (msg_upl_encode(&w, &u) == 0) {
+			*bytes += w.len;
+			if (store)
+				err = emit(j, i, rc->uid, &w, "attachment");
+		}
+		wr_free(&w);
+	}
+	if (err == 0 && (flags & ADDR_F_ORIGIN)) {
+		struct msg_upl u = { .ts = r->ts, .parent = x->ref, .kind = MSG_UPL_SOURCE,
+			                 .name = MSG_STR("message.eml") };
+		str_set(&u.data, r->message.p, r->message.len);
+		if (msg_upl_encode(&w, &u) == 0) {
+			*bytes += w.len;
+			if (store)
+				err = emit(j, i, rc->uid, &w, "source");
+		}
+		wr_free(&w);
+	}
+	/* The files just emitted follow the recipient's ExtMsg at index ext. */
+	if (store && err == 0 && ext < j->n_outs)
+		j->outs[ext].n_files = j->n_outs - ext - 1;
+	return err;
+}
+
+/* On a worker thread: the conversion (first time), then the next wave. */
+static void job_work(void *arg)
+{
+	struct job *j = arg;
+	const struct dlvrec *r = &j->rec;
+	if (!j->parsed) {
+		j->prep_rc = job_parse(j);
+		if (j->prep_rc < 0)
+			return;
+	}
+	uint64_t bytes = 0;
+	uint8_t i = j->next_rcpt;
+	for (; i < r->rcpt_count && j->prep_rc == 0; i++) {
+		if (r->rcpt[i].uid >= DELIVER_USERS_MAX || j->first[i] != i)
+			continue; /* nobody, or a user who gets the copy of an earlier address */
+		if (j->n_outs && (bytes >= DELIVER_WAVE_BYTES || j->n_outs >= DELIVER_WAVE_COPIES))
+			break;
+		j->any_known = true;
+		j->prep_rc = job_copies(j, i, true, &bytes);
+	}
+	j->next_rcpt = i;
+	/* Nobody to deliver to: weigh the copies the first recipient would have
+	 * had (its flags are the decoy flags Account gave), for the held answer. */
+	if (j->prep_rc == 0 && !j->any_known && r->rcpt_count > 0)
+		j->prep_rc = job_copies(j, 0, false, &j->decoy_bytes);
 }
 
 /* ---- answers and stores (on the loop thread) ---- */
@@ -385,6 +453,8 @@ static void job_free(struct job *j)
 		if (j->outs[i].fd >= 0)
 			close(j->outs[i].fd);
 	free(j->outs);
+	if (j->parsed)
+		mime_result_free(&j->m);
 	if (j->map)
 		memfd_unmap(j->map, j->map_len);
 	if (j->fd >= 0)
@@ -406,7 +476,7 @@ static void job_answer(struct job *j, uint8_t status)
 	if (status != CHST_INVALID) {
 		out[1] = j->rec.rcpt_count;
 		for (size_t i = 0; i < j->rec.rcpt_count; i++)
-			out[n++] = j->status[i];
+			out[n++] = j->status[j->first[i]];
 	}
 	if (status == CHST_TEMPFAIL)
 		D.n_tempfail++;
@@ -429,10 +499,72 @@ static uint8_t job_overall(const struct job *j)
 	return limit ? CHST_LIMIT : CHST_OK;
 }
 
+static unsigned hold_class(uint64_t bytes)
+{
+	unsigned c = 0;
+	while (bytes > 1 && c < HOLD_CLASSES - 1) {
+		bytes >>= 1;
+		c++;
+	}
+	return c;
+}
+
+/* A message whose copies all became durable took ms to store: remember it
+ * for messages of its size class (a moving average, weight 1/8). */
+static void hold_learn(uint64_t bytes, uint64_t ms)
+{
+	uint64_t *h = &D.hold_ms[hold_class(bytes)];
+	*h = *h ? (*h * 7 + ms) / 8 : (ms ? ms : 1);
+}
+
+/* How long storing copies of these bytes takes: the class's average, or the
+ * nearest smaller class's scaled up by the size ratio, or the nearest larger
+ * class's. */
+static uint64_t hold_estimate(uint64_t bytes)
+{
+	unsigned c = hold_class(bytes);
+	if (D.hold_ms[c])
+		return D.hold_ms[c];
+	for (unsigned k = c; k-- > 0;)
+		if (D.hold_ms[k])
+			return D.hold_ms[k] << (c - k);
+	for (unsigned k = c + 1; k < HOLD_CLASSES; k++)
+		if (D.hold_ms[k])
+			return D.hold_ms[k];
+	return 1;
+}
+
 static void hold_done(struct loop *l, struct loop_timer *t, void *data)
 {
-	struct job *j = data;
-	job_answer(j, CHST_OK);
+	job_answer(data, CHST_OK);
+}
+
+/* Storage answered the liveness question of a message nobody receives: hold
+ * the answer for the rest of the time a real store of its size takes. */
+static void ping_done(int status, uint16_t type, const uint8_t *p, size_t len, int fd, void *arg)
+{
+	struct job *j = arg;
+	if (fd >= 0)
+		close(fd);
+	uint64_t now = loop_now_ms();
+	/* No answer, or stores failing lately: say what a real recipient would get. */
+	if (status < 0 || (D.last_fail_ms && now - D.last_fail_ms < DELIVER_FAIL_MEMORY_MS)) {
+		memset(j->status, CHST_TEMPFAIL, sizeof(j->status));
+		job_answer(j, CHST_TEMPFAIL);
+		return;
+	}
+	uint64_t spent = now - j->ping_ms, want = hold_estimate(j->decoy_bytes);
+	j->hold = loop_timer_add(D.loop, want > spent ? want - spent : 1, false, hold_done, j);
+}
+
+static void job_hold(struct job *j)
+{
+	D.n_dropped++;
+	j->ping_ms = loop_now_ms();
+	/* A store without a Message is refused at once: it asks only whether
+	 * Storage is there, as a real store would find out. */
+	uint8_t req[CHAN_BULK_LEN_BYTES + 4] = { 0 };
+	rpc_call(D.sto, STO_STORE, req, sizeof(req), -1, DELIVER_STORE_TIMEOUT_MS, ping_done, j);
 }
 
 /* How bad a store status is for the recipient's result. */
@@ -442,6 +574,31 @@ static int severity(uint8_t s)
 }
 
 static void store_send(struct job *j, struct out_msg *o);
+static void job_done(void *arg);
+
+/* Every store of the wave has answered: the next wave, or the answer. */
+static void wave_done(struct job *j)
+{
+	for (size_t i = 0; i < j->n_outs; i++)
+		if (j->outs[i].fd >= 0)
+			close(j->outs[i].fd);
+	free(j->outs);
+	j->outs = NULL;
+	j->n_outs = 0;
+	uint8_t overall = job_overall(j);
+	if (overall != CHST_TEMPFAIL && j->next_rcpt < j->rec.rcpt_count) {
+		workq_submit(D.q, job_work, job_done, j);
+		return;
+	}
+	if (overall == CHST_TEMPFAIL) {
+		/* The sender sends it again to everybody: skip the rest. */
+		for (size_t i = j->next_rcpt; i < j->rec.rcpt_count; i++)
+			j->status[i] = CHST_TEMPFAIL;
+	} else if (overall == CHST_OK) {
+		hold_learn(j->stored_bytes, loop_now_ms() - j->started_ms);
+	}
+	job_answer(j, overall);
+}
 
 static void store_done(int status, uint16_t type, const uint8_t *p, size_t len, int fd, void *arg)
 {
@@ -460,10 +617,10 @@ static void store_done(int status, uint16_t type, const uint8_t *p, size_t len, 
 		s = CHST_TEMPFAIL;
 	if (status == 0 && len >= 1 && p[0] == CHST_OK)
 		D.n_copies++;
+	if (s == CHST_TEMPFAIL)
+		D.last_fail_ms = loop_now_ms();
 	if (severity(s) > severity(j->status[o->rcpt]))
 		j->status[o->rcpt] = s;
-	uint64_t took = loop_now_ms() - j->started_ms;
-	D.store_ms_avg = D.store_ms_avg ? (D.store_ms_avg * 7 + took) / 8 : took;
 	/* An ExtMsg's files go to Storage once it holds the ExtMsg, so that they
 	 * get the envelope ids after it (the client looks for them there). */
 	size_t files = o->n_files;
@@ -474,12 +631,13 @@ static void store_done(int status, uint16_t type, const uint8_t *p, size_t len, 
 		j->pending -= files;
 	}
 	if (--j->pending == 0)
-		job_answer(j, job_overall(j));
+		wave_done(j);
 }
 
 static void store_send(struct job *j, struct out_msg *o)
 {
 	o->job = j;
+	j->stored_bytes += o->len;
 	uint8_t req[CHAN_BULK_LEN_BYTES + 4];
 	le64_store(req, o->len);
 	le16_store(req + CHAN_BULK_LEN_BYTES, o->uid);
@@ -499,15 +657,17 @@ static void job_done(void *arg)
 		job_answer(j, CHST_TEMPFAIL);
 		return;
 	}
-	D.n_msgs++;
-	memset(j->status, CHST_OK, sizeof(j->status));
-	j->started_ms = loop_now_ms();
-	if (j->n_outs == 0) {
-		/* Only unknown recipients: answer after about as long as a store
-		 * takes, so the sender cannot tell from the timing. */
-		D.n_dropped++;
-		uint64_t ms = D.store_ms_avg ? D.store_ms_avg : 1;
-		j->hold = loop_timer_add(D.loop, ms, false, hold_done, j);
+	if (!j->started_ms) {
+		D.n_msgs++;
+		memset(j->status, CHST_OK, sizeof(j->status));
+		j->started_ms = loop_now_ms();
+	}
+	if (!j->any_known) {
+		job_hold(j);
+		return;
+	}
+	if (j->n_outs == 0) { /* the last recipients had no uid */
+		wave_done(j);
 		return;
 	}
 	j->pending = j->n_outs;
@@ -560,6 +720,14 @@ static void handler(struct rpc_conn *c, enum role peer, uint16_t type, uint32_t 
 		log_warn("deliver: a malformed delivery record was refused");
 		job_answer(j, CHST_INVALID);
 		return;
+	}
+	for (uint8_t i = 0; i < j->rec.rcpt_count; i++) {
+		uint8_t f = i;
+		for (uint8_t k = 0; k < i && f == i; k++)
+			if (j->rec.rcpt[k].uid == j->rec.rcpt[i].uid && j->rec.rcpt[i].uid < DELIVER_USERS_MAX)
+				f = j->first[k];
+		j->first[i] = f;
+		j->flags[f] |= j->rec.rcpt[i].flags;
 	}
 	workq_submit(D.q, job_work, job_done, j);
 }

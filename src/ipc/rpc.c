@@ -829,6 +829,8 @@ int rpc_sync_call(struct rpc_sync *c, uint16_t type, const uint8_t *payload, siz
                   uint16_t *ret_type, uint8_t *reply, size_t reply_cap, size_t *ret_len,
                   int *ret_fd)
 {
+	if (ret_fd)
+		*ret_fd = -1;
 	if (len > RPC_PAYLOAD_MAX)
 		return -EMSGSIZE;
 	uint8_t *plain = xmalloc(CHAN_FRAME_MAX);

@@ -2,6 +2,7 @@
 #include "ipc/sock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -109,12 +110,22 @@ int sock_connect_seqpacket(const char *path)
 	if (n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, n + 1);
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	/* Non-blocking: on a Unix socket connect() then completes at once or
+	 * fails with EAGAIN when the server's backlog is full (a server that has
+	 * stopped accepting while its socket stays bound). Blocking, it would wait
+	 * for ever, and block an event loop with it. */
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -errno;
 	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno == EINTR)
 			continue;
+		int e = -errno;
+		close(s);
+		return e;
+	}
+	int fl = fcntl(s, F_GETFL);
+	if (fl < 0 || fcntl(s, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		int e = -errno;
 		close(s);
 		return e;

@@ -572,6 +572,17 @@ static uint8_t tls_version_code(uint16_t v)
 	return v == TLS_VERSION_1_3 ? MSG_TLS_1_3 : v == TLS_VERSION_1_2 ? MSG_TLS_1_2 : MSG_TLS_NONE;
 }
 
+/* The record's flags. PIPELINING describes an ESMTP session: a client that
+ * pipelined after EHLO and then said HELO (or HELO again after STARTTLS) is
+ * plain SMTP now. */
+static uint16_t record_flags(const struct session *s)
+{
+	uint16_t f = (uint16_t)((s->flags | s->tx_flags) & DLVREC_FLAGS_ALLOWED);
+	if (!(f & MSG_EXT_F_ESMTP))
+		f &= (uint16_t)~MSG_EXT_F_PIPELINING;
+	return f;
+}
+
 /* Opens the memfd and writes the record's header (ts and flags are patched
  * at the end). */
 static int data_begin(struct session *s)
@@ -582,7 +593,7 @@ static int data_begin(struct session *s)
 	memcpy(r.ip, s->ip, MSG_IP_BYTES);
 	r.tls_version = s->tls_version;
 	r.tls_suite = s->tls_suite;
-	r.flags = (uint16_t)((s->flags | s->tx_flags) & DLVREC_FLAGS_ALLOWED);
+	r.flags = record_flags(s);
 	r.helo = (struct msg_str){ s->helo, s->helo_len };
 	r.env_from = (struct msg_str){ s->from, s->from_len };
 	r.rcpt_count = (uint8_t)s->n_rcpt;
@@ -653,7 +664,7 @@ static void data_end(struct session *s)
 	int fd = -1;
 	int rc = s->no_memory ? -ENOMEM : 0;
 	if (rc == 0)
-		rc = mta_record_patch(s->mw.fd, (uint16_t)((s->flags | s->tx_flags) & DLVREC_FLAGS_ALLOWED),
+		rc = mta_record_patch(s->mw.fd, record_flags(s),
 		                      now_unix_ms());
 	if (rc == 0) {
 		uint64_t size = s->mw.len;

@@ -338,6 +338,10 @@ def tests(system, root, keys):
            (SENDER_DOMAIN, bob_addr)).encode()
     code, _ = m.send(raw, [bob_addr])
     case("storage_down_4xx", 400 <= code < 500, code)
+    # A message only for an unknown address gets the same answer (over TLS:
+    # some unknown addresses carry the decoy REQUIRE_TLS flag).
+    code, _ = m.send(raw, ["zz9plural@" + DOMAIN], tls=True)
+    case("storage_down_unknown_address_4xx_too", 400 <= code < 500, code)
     system.restart("storage")
     code = 0
     for _ in range(50):

@@ -450,6 +450,22 @@ def tests(system):
     case("pipelining_flag", r["flags"] & F_PIPELINING and not r["flags"] & F_PROTO and
          len(r["rcpts"]) == 2, str(r))
     s.close()
+    # A client that pipelined after EHLO and then says HELO is plain SMTP from
+    # there on: its next message is still delivered, recorded without PIPELINING.
+    s = Raw(port, "127.0.0.12")
+    s.reply()
+    s.cmd(b"EHLO pipe.example")
+    s.send(b"MAIL FROM:<p@b.example>\r\nRSET\r\n")
+    codes = [s.reply()[0], s.reply()[0]]
+    s.cmd(b"HELO pipe.example")
+    s.cmd(b"MAIL FROM:<p@b.example>")
+    s.cmd(b"RCPT TO:<alice@allears.test>")
+    s.cmd(b"DATA")
+    code, _ = s.cmd(b"after helo\r\n.")
+    r = last_record()
+    case("helo_after_pipelined_ehlo_still_delivers", codes == [250, 250] and code == 250 and
+         r["message"] == b"after helo\r\n" and not r["flags"] & F_PIPELINING, (codes, code))
+    s.close()
     s = Raw(port, "127.0.0.11")
     s.reply()
     s.send(b"HELO old.example\r\nMAIL FROM:<p@b.example>\r\n")

@@ -779,6 +779,33 @@ static void registration(void)
 	env_free(&e);
 }
 
+/* A client whose clock is a few seconds behind the server's (inside the
+ * window) registers; its next requests are not taken for replays. */
+static void registration_clock_behind(void)
+{
+	struct env e;
+	struct api_result r;
+	uint8_t invite[32], uak[32];
+	env_new(&e);
+	mkuser(&e, 0, 3);
+	memset(uak, 0x5A, sizeof(uak));
+	CHECK(invites_create(e.inv, 1, 0, NOW + 60000, NOW, invite) == 0);
+	e.clock = NOW;
+	reg(&e, invite, NOW - 5000, 0xFFFF, uak, &r);
+	uint16_t uid = r.ans.status == CHST_OK ? le16_load(r.data.p) : 0;
+	CHECK(r.ans.status == CHST_OK && uid != 0);
+	api_result_free(&r);
+	e.clock = NOW + 100;
+	req_at(&e, uid, NOW - 4900, uak, APIREQ_ACCOUNT_INFO, NULL, 0, &r);
+	CHECK(r.ans.status != CHST_REPLAY && r.ans.status != CHST_AUTH);
+	api_result_free(&r);
+	/* ... while the registration's own time still counts as its last request. */
+	req_at(&e, uid, NOW - 5000, uak, APIREQ_ACCOUNT_INFO, NULL, 0, &r);
+	CHECK(r.ans.status == CHST_REPLAY);
+	api_result_free(&r);
+	env_free(&e);
+}
+
 static void registration_master(void)
 {
 	struct env e;
@@ -829,6 +856,7 @@ int main(void)
 	RUN(admin_commands);
 	RUN(invite_limit);
 	RUN(registration);
+	RUN(registration_clock_behind);
 	RUN(registration_master);
 	return check_finish();
 }
