@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,6 +137,8 @@ struct session {
 	unsigned slot_head, slot_n;
 };
 
+#define MTA_FDS_PER_SESSION 8 /* four, with room for the channels and logs */
+
 struct mta_server {
 	struct loop *loop;
 	struct tls_ctx *tls;
@@ -147,6 +151,7 @@ struct mta_server {
 	struct session *sessions;
 	size_t n;
 	uint64_t data_used;
+	int fd_limit; /* RLIMIT_NOFILE: a session past it is refused, not fatal */
 	struct mta_stats st;
 	uint8_t scratch[SESS_IN_CAP + DATASTREAM_SLACK];
 };
@@ -1270,7 +1275,9 @@ static void on_accept(struct loop *l, int lfd, uint32_t events, void *data)
 			close(fd);
 			continue;
 		}
-		if (srv->n >= srv->o.max_sessions) {
+		/* Descriptors are handed out lowest first: a session needs up to four
+		 * (socket, timer, the message's memfd and its copy in flight). */
+		if (srv->n >= srv->o.max_sessions || fd + MTA_FDS_PER_SESSION >= srv->fd_limit) {
 			srv->st.refused_busy++;
 			refuse(fd, srv->o.hostname, "Too many connections, try again later");
 			continue;
@@ -1326,6 +1333,9 @@ struct mta_server *mta_server_new(struct loop *l, int lfd, struct tls_ctx *tls,
 	if (fl < 0 || fcntl(lfd, F_SETFL, fl | O_NONBLOCK) < 0)
 		fatal("mta: the listening socket");
 	struct mta_server *srv = xcalloc(1, sizeof(*srv));
+	struct rlimit rl;
+	srv->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT_MAX ? (int)rl.rlim_cur
+	                                                                               : INT_MAX;
 	srv->loop = l;
 	srv->tls = tls;
 	srv->acc = acc;
