@@ -27,7 +27,8 @@
 #include "ipc/workq.h"
 
 #define DELIVER_WORKERS_DEFAULT 4
-#define DELIVER_MAX_JOBS_DEFAULT 32
+#define DELIVER_MAX_JOBS_DEFAULT 1024
+#define DELIVER_MEMORY_MIB_DEFAULT 768
 /* Debian's publicsuffix package; used when present and none is configured. */
 #define DELIVER_PSL_DEFAULT "/usr/share/publicsuffix/public_suffix_list.dat"
 #define DELIVER_STORE_TIMEOUT_MS 60000
@@ -92,6 +93,7 @@ struct job {
 	uint8_t status[DLVREC_RCPT_MAX];
 	struct loop_timer *hold;
 	uint64_t ping_ms;
+	uint64_t cost; /* counted in D.job_bytes */
 };
 
 /* Store times by size: an average per power of two of a message's stored
@@ -110,6 +112,8 @@ static struct {
 	long dns_budget_ms;
 	size_t jobs;
 	size_t max_jobs;
+	uint64_t job_bytes;     /* what the messages in hand may take (job_cost) */
+	uint64_t memory_bytes;  /* the budget for it */
 	uint64_t hold_ms[HOLD_CLASSES]; /* 0: no sample yet */
 	uint64_t last_fail_ms;          /* the last store that failed (not LIMIT) */
 	/* counters, logged at exit */
@@ -462,6 +466,7 @@ static void job_free(struct job *j)
 	if (j->hold)
 		loop_timer_del(D.loop, j->hold);
 	rpc_conn_unref(j->conn);
+	D.job_bytes -= j->cost;
 	D.jobs--;
 	loop_busy_dec(D.loop);
 	free(j);
@@ -676,6 +681,15 @@ static void job_done(void *arg)
 		store_send(j, &j->outs[i]);
 }
 
+/* What a message of this many bytes may take while in hand: the mapping, its
+ * conversion (body, attachments) and one wave of copies, roughly. */
+static uint64_t job_cost(uint64_t bulk)
+{
+	if (bulk > DLVREC_HEAD_MAX + DLVREC_MESSAGE_MAX)
+		bulk = DLVREC_HEAD_MAX + DLVREC_MESSAGE_MAX; /* refused when mapped */
+	return 4 * bulk + 256 * 1024;
+}
+
 static void reply_invalid(struct rpc_conn *c, uint16_t type, uint32_t call, uint8_t status)
 {
 	uint8_t out[2] = { status, 0 };
@@ -697,7 +711,8 @@ static void handler(struct rpc_conn *c, enum role peer, uint16_t type, uint32_t 
 		reply_invalid(c, type, call, CHST_INVALID);
 		return;
 	}
-	if (D.jobs >= D.max_jobs || loop_stopping(D.loop)) {
+	uint64_t cost = job_cost(le64_load(p));
+	if (D.jobs >= D.max_jobs || D.job_bytes + cost > D.memory_bytes || loop_stopping(D.loop)) {
 		close(fd);
 		uint8_t out[2] = { CHST_TEMPFAIL, 0 };
 		rpc_reply(c, type, call, out, sizeof(out), -1);
@@ -709,6 +724,8 @@ static void handler(struct rpc_conn *c, enum role peer, uint16_t type, uint32_t 
 	rpc_conn_ref(c);
 	j->call = call;
 	j->fd = fd;
+	j->cost = cost;
+	D.job_bytes += cost;
 	D.jobs++;
 	loop_busy_inc(D.loop);
 	if (chan_bulk_map(fd, p, len, DLVREC_HEAD_MAX + DLVREC_MESSAGE_MAX, &j->map, &j->map_len) < 0) {
@@ -739,7 +756,8 @@ int main(int argc, char **argv)
 	struct daemon *d = &D.d;
 	daemon_init(d, "deliver", argc, argv);
 	static const char *const allowed[] = { "storage_socket", "enquiry_socket", "workers",
-		                                   "max_jobs", "dns_timeout_ms", "dns_budget_ms",
+		                                   "max_jobs", "memory_mib", "dns_timeout_ms",
+		                                   "dns_budget_ms",
 		                                   "public_suffix_list", NULL };
 	daemon_config_allow(d, allowed);
 	const char *sto_path = daemon_config_str(d, "storage_socket", SOCK_RUN_DIR "/storage.sock");
@@ -747,7 +765,9 @@ int main(int argc, char **argv)
 	if (!D.enq_path[0])
 		D.enq_path = NULL; /* lookups off: results are recorded as unchecked */
 	long workers = daemon_config_int(d, "workers", DELIVER_WORKERS_DEFAULT, 1, WORKQ_MAX_THREADS);
-	D.max_jobs = (size_t)daemon_config_int(d, "max_jobs", DELIVER_MAX_JOBS_DEFAULT, 1, 4096);
+	D.max_jobs = (size_t)daemon_config_int(d, "max_jobs", DELIVER_MAX_JOBS_DEFAULT, 1, 65536);
+	D.memory_bytes = (uint64_t)daemon_config_int(d, "memory_mib", DELIVER_MEMORY_MIB_DEFAULT, 64,
+	                                             1048576) * 1024 * 1024;
 	D.dns_timeout_ms = daemon_config_int(d, "dns_timeout_ms", DELIVER_DNS_TIMEOUT_MS, 100, 60000);
 	D.dns_budget_ms = daemon_config_int(d, "dns_budget_ms", DELIVER_DNS_BUDGET_MS, 100, 600000);
 	const char *psl = daemon_config_str(d, "public_suffix_list", "");
