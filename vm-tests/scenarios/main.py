@@ -24,9 +24,9 @@ from vmlib import case, note, Env, NspawnGuest, QemuGuest  # noqa: E402
 LANES = {
     "nspawn": [("install", {}), ("roundtrip", {}), ("smtp", {}), ("restart", {}), ("kill", {}),
                ("storage_down", {}), ("credentials", {}), ("security", {}), ("ipdeny", {}),
-               ("privacy", {})],
+               ("limits", {}), ("privacy", {})],
     "qemu": [("boot", {}), ("install", {}), ("roundtrip", {}), ("kill", {"roles": ["storage"]}),
-             ("ipdeny", {}), ("privacy", {})],
+             ("ipdeny", {}), ("limits", {}), ("privacy", {})],
 }
 REQUIRED = {"boot", "install", "roundtrip"}
 
