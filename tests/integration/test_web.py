@@ -654,6 +654,10 @@ def builder_cases(html):
          b'crossorigin></script>'),
         ("md5_integrity", b'<script src="https://cdn.example.org/a.js" integrity="md5-'
          b'1B2M2Y8AsgTpgAmY7PhCfg==" crossorigin></script>'),
+        # A UTF-8 character inside the base64 (libsodium 1.0.18 decodes bytes >= 0x80 as
+        # letters): it would have gone into the CSP header as it was.
+        ("integrity_8bit", b'<script src="https://cdn.example.org/a.js" integrity="sha256-'
+         b'47DEQpj8HBSa+\xd1\xa4ImW+5JCeuQeRkm5NMpJWZG3hSuFU=" crossorigin></script>'),
         ("stylesheet_no_integrity", b'<link rel="stylesheet" href="https://cdn.example.org/'
          b'a.css" crossorigin>'),
         ("event_handler", b'<body onload="x()"></body>'),
