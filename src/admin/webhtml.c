@@ -320,21 +320,11 @@ static int add_integrity(struct scan *sc, size_t at, struct srcs *l, const struc
 				continue;
 			uint8_t digest[64];
 			size_t dlen;
-			const char *end;
 			const char *b64 = t + al + 1;
 			size_t b64len = tn - al - 1;
-			/* libsodium 1.0.18's decoder takes bytes >= 0x80 for alphabet
-			 * characters: check the alphabet first (the value goes into the
-			 * CSP header as it is). */
-			bool alphabet = true;
-			for (size_t c = 0; c < b64len && alphabet; c++)
-				alphabet = (b64[c] >= 'A' && b64[c] <= 'Z') || (b64[c] >= 'a' && b64[c] <= 'z') ||
-				           (b64[c] >= '0' && b64[c] <= '9') || b64[c] == '+' || b64[c] == '/' ||
-				           b64[c] == '=';
-			if (!alphabet ||
-			    sodium_base642bin(digest, sizeof(digest), b64, b64len, NULL, &dlen, &end,
-			                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-			    end != b64 + b64len || dlen != algs[k].bytes)
+			/* Strict: the value goes into the CSP header as it is. */
+			if (b64_decode_strict(digest, sizeof(digest), &dlen, b64, b64len, NULL) != 0 ||
+			    dlen != algs[k].bytes)
 				return fail(sc, at, "an integrity value that is not a %s digest in base64",
 				            algs[k].alg);
 			char src[128];

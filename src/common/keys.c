@@ -110,23 +110,13 @@ int keys_umk_from_text(uint8_t ret_umk[KEYS_UMK_BYTES], const char *text, size_t
 {
 	uint8_t bin[KEYS_UMK_BYTES];
 	size_t bin_len = 0;
-	const char *end = NULL;
 	int rc = -EINVAL;
 	if (len != KEYS_UMK_TEXT_LEN)
 		return -EINVAL;
-	/* libsodium 1.0.18's decoder takes bytes >= 0x80 for alphabet characters:
-	 * check the alphabet ourselves first (found by fuzz_textforms). */
-	for (size_t i = 0; i < len; i++) {
-		char c = text[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '+' || c == '/'))
-			return -EINVAL;
-	}
 	/* 45 bytes are exactly 60 characters: no padding and no spare bits, so
 	 * every accepted text is the canonical one. */
-	if (sodium_base642bin(bin, sizeof(bin), text, len, NULL, &bin_len, &end,
-	                      sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	    bin_len == KEYS_UMK_BYTES && end == text + len) {
+	if (b64_decode_strict(bin, sizeof(bin), &bin_len, text, len, NULL) == 0 &&
+	    bin_len == KEYS_UMK_BYTES) {
 		memcpy(ret_umk, bin, KEYS_UMK_BYTES);
 		rc = 0;
 	}

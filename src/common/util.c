@@ -2,6 +2,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,4 +81,23 @@ char *xstrdup(const char *s)
 	if (!p)
 		fatal("strdup");
 	return p;
+}
+
+int b64_decode_strict(uint8_t *out, size_t cap, size_t *ret_len, const char *text, size_t len,
+                      const char *ignore)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/' || c == '=' || (ignore && c && strchr(ignore, c))))
+			return -EINVAL;
+	}
+	const char *end = NULL;
+	size_t n = 0;
+	if (sodium_base642bin(out, cap, text, len, ignore, &n, &end, sodium_base64_VARIANT_ORIGINAL) !=
+	        0 ||
+	    end != text + len)
+		return -EINVAL;
+	*ret_len = n;
+	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -31,5 +32,12 @@ void log_set_threshold(int max_priority);
 /* fatal: the environment failed (appends strerror(errno)); fatalx: a bug. */
 NORETURN void fatal(const char *fmt, ...) PRINTF(1, 2);
 NORETURN void fatalx(const char *fmt, ...) PRINTF(1, 2);
+
+/* Standard base64 (with padding), strictly: every byte of text must be in the
+ * alphabet, '=' or ignore (may be NULL), checked before libsodium decodes it,
+ * since libsodium 1.0.18's decoder takes bytes >= 0x80 for letters; the whole
+ * text must decode. Returns 0 with *ret_len, or -EINVAL. */
+int b64_decode_strict(uint8_t *out, size_t cap, size_t *ret_len, const char *text, size_t len,
+                      const char *ignore) WUR;
 
 #endif
